@@ -1,0 +1,36 @@
+// Which keys a query row may see: bottom-right aligned causal / sliding-window band.
+//
+// Query i sees key j iff  i + offset - left <= j <= i + offset + right,  offset = Sk - Sq,
+// where a negative left/right means unbounded on that side. Causal is right = 0.
+#pragma once
+
+#include <cstdint>
+
+#include "common/host_device.h"
+
+namespace flashattn {
+
+struct MaskWindow {
+  std::int64_t seqlen_k = 0;
+  std::int64_t diagonal_offset = 0;  // Sk - Sq: key aligned with query i is i + offset
+  std::int64_t left = -1;
+  std::int64_t right = -1;
+
+  // First visible key of row i (may exceed last_key(i): the row is empty).
+  FLASHATTN_HOST_DEVICE std::int64_t first_key(std::int64_t i) const {
+    if (left < 0) return 0;
+    const std::int64_t first = i + diagonal_offset - left;
+    return first > 0 ? first : 0;
+  }
+  // Last visible key of row i, inclusive.
+  FLASHATTN_HOST_DEVICE std::int64_t last_key(std::int64_t i) const {
+    if (right < 0) return seqlen_k - 1;
+    const std::int64_t last = i + diagonal_offset + right;
+    return last < seqlen_k - 1 ? last : seqlen_k - 1;
+  }
+  FLASHATTN_HOST_DEVICE bool visible(std::int64_t i, std::int64_t j) const {
+    return j >= first_key(i) && j <= last_key(i);
+  }
+};
+
+}  // namespace flashattn
