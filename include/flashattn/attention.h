@@ -2,7 +2,8 @@
 //
 // Layouts (any strides with a unit last dimension):
 //   q [B, Sq, Hq, D]  k [B, Sk, Hkv, D]  v [B, Sk, Hkv, D]  out [B, Sq, Hq, D]
-//   lse [B, Hq, Sq] float32 (natural log of the row sum of exp(score); +inf for empty rows)
+//   lse [B, Hq, Sq] float32 (float64 allowed with float64 inputs): natural log of the row sum
+//   of exp(score); +inf for rows with no visible key
 // Hq must be a multiple of Hkv; query head h reads key/value head h / (Hq / Hkv).
 #pragma once
 

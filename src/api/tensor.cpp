@@ -1,5 +1,6 @@
 #include "flashattn/tensor.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "flashattn/error.h"
@@ -41,14 +42,14 @@ TensorView TensorView::strided(void* data, DType dtype, std::initializer_list<st
 
 std::int64_t TensorView::numel() const {
   std::int64_t count = 1;
-  for (int dim = 0; dim < rank; ++dim)
+  for (int dim = 0; dim < std::clamp(rank, 0, kMaxRank); ++dim)
     count *= size(dim);
   return count;
 }
 
 std::int64_t TensorView::extent() const {
   std::int64_t last = 0;
-  for (int dim = 0; dim < rank; ++dim) {
+  for (int dim = 0; dim < std::clamp(rank, 0, kMaxRank); ++dim) {
     if (size(dim) <= 0) return 0;
     std::int64_t span = 0;
     if (__builtin_mul_overflow(size(dim) - 1, stride(dim), &span) ||
@@ -62,7 +63,8 @@ std::int64_t TensorView::extent() const {
 std::string shape_string(const TensorView& view) {
   std::ostringstream text;
   text << '[';
-  for (int dim = 0; dim < view.rank; ++dim)
+  const int rank = std::clamp(view.rank, 0, TensorView::kMaxRank);  // tolerate corrupt views
+  for (int dim = 0; dim < rank; ++dim)
     text << (dim ? ", " : "") << view.size(dim);
   text << ']';
   return text.str();

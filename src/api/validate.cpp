@@ -1,14 +1,26 @@
 #include "api/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "flashattn/error.h"
 
 namespace flashattn {
 namespace {
+
+constexpr int kMaxThreads = 4096;
+
+std::string strides_string(const TensorView& view) {
+  std::string text = "[";
+  for (int dim = 0; dim < view.rank; ++dim) {
+    text += (dim ? ", " : "") + std::to_string(view.stride(dim));
+  }
+  return text + "]";
+}
 
 std::string dims_string(std::initializer_list<std::int64_t> dims) {
   std::ostringstream text;
@@ -57,37 +69,57 @@ void check_options(const Options& options) {
   if (options.dropout_p > 0.0) {
     throw Unsupported("dropout_p: dropout is not implemented yet; pass 0");
   }
-  if (options.num_threads < 0) {
-    fail("num_threads",
-         "expected >= 0 (0 = all cores), got " + std::to_string(options.num_threads));
+  if (options.num_threads < 0 || options.num_threads > kMaxThreads) {
+    fail("num_threads", "expected 0 (all cores) to " + std::to_string(kMaxThreads) + ", got " +
+                            std::to_string(options.num_threads));
   }
 }
 
+bool known_dtype(DType dtype) {
+  return dtype_size(dtype) != 0;
+}
+
+// True when two elements of the view share memory: ordered by stride, every dimension must step
+// past everything the smaller-strided dimensions span.
+bool has_internal_overlap(const TensorView& view) {
+  std::vector<int> dims;
+  for (int dim = 0; dim < view.rank; ++dim) {
+    if (view.size(dim) > 1) dims.push_back(dim);
+  }
+  std::sort(dims.begin(), dims.end(),
+            [&](int a, int b) { return view.stride(a) < view.stride(b); });
+  std::int64_t span = 0;  // last element offset reachable through the dimensions so far
+  for (int dim : dims) {
+    if (view.stride(dim) <= span) return true;
+    span += (view.size(dim) - 1) * view.stride(dim);
+  }
+  return false;
+}
+
 // Layout checks every tensor argument shares.
-void check_view(const char* name, const TensorView& view, int rank, const char* layout,
-                bool is_output) {
+void check_view(const char* name, const TensorView& view, int rank, const char* layout) {
   if (view.rank != rank) {
-    fail(name, "expected " + std::to_string(rank) + " dimensions " + layout + ", got " +
-                   std::to_string(view.rank) + " (" + shape_string(view) + ")");
+    fail(name,
+         "expected " + std::to_string(rank) + " dimensions " + layout + ", got " +
+             std::to_string(view.rank) +
+             (view.rank >= 0 && view.rank <= TensorView::kMaxRank ? " (" + shape_string(view) + ")"
+                                                                  : std::string()));
+  }
+  if (!known_dtype(view.dtype)) {
+    fail(name, "unknown dtype value " + std::to_string(static_cast<int>(view.dtype)));
   }
   for (int dim = 0; dim < rank; ++dim) {
-    if (view.size(dim) < 1) {
-      fail(name, "every dimension must be >= 1, got shape " + shape_string(view));
-    }
+    if (view.size(dim) < 0) fail(name, "negative size in shape " + shape_string(view));
     if (view.stride(dim) < 0) {
       fail(name, "negative strides are not supported, got stride " +
                      std::to_string(view.stride(dim)) + " in dimension " + std::to_string(dim));
-    }
-    if (is_output && view.stride(dim) == 0 && view.size(dim) > 1) {
-      fail(name, "an output may not have stride 0 (elements would alias) in dimension " +
-                     std::to_string(dim));
     }
   }
   if (view.stride(rank - 1) != 1 && view.size(rank - 1) > 1) {
     fail(name, "the last dimension must be contiguous (stride 1), got stride " +
                    std::to_string(view.stride(rank - 1)));
   }
-  if (view.data == nullptr) fail(name, "data pointer is null");
+  if (view.data == nullptr && view.numel() > 0) fail(name, "data pointer is null");
   if (reinterpret_cast<std::uintptr_t>(view.data) % dtype_size(view.dtype) != 0) {
     fail(name, "data pointer is not aligned to its element size (" +
                    std::to_string(dtype_size(view.dtype)) + " bytes)");
@@ -124,17 +156,21 @@ void check_shape(const char* name, const TensorView& view,
 // Shapes of q, k, v, out, lse and their agreement; returns the problem shape.
 AttentionShape check_core(const TensorView& q, const TensorView& k, const TensorView& v,
                           const TensorView& out, const TensorView& lse) {
-  check_view("q", q, 4, "[B, Sq, Hq, D]", false);
-  check_view("k", k, 4, "[B, Sk, Hkv, D]", false);
-  check_view("v", v, 4, "[B, Sk, Hkv, D]", false);
-  check_view("out", out, 4, "[B, Sq, Hq, D]", true);
-  check_view("lse", lse, 3, "[B, Hq, Sq]", true);
+  check_view("q", q, 4, "[B, Sq, Hq, D]");
+  check_view("k", k, 4, "[B, Sk, Hkv, D]");
+  check_view("v", v, 4, "[B, Sk, Hkv, D]");
+  check_view("out", out, 4, "[B, Sq, Hq, D]");
+  check_view("lse", lse, 3, "[B, Hq, Sq]");
 
   check_same_dtype("k", k, q);
   check_same_dtype("v", v, q);
   check_same_dtype("out", out, q);
-  if (lse.dtype != DType::float32) {
-    fail("lse", "expected dtype float32, got " + std::string(dtype_name(lse.dtype)));
+  // float64 inputs may keep a float64 LSE so their backward stays at double precision.
+  const bool lse_ok =
+      lse.dtype == DType::float32 || (lse.dtype == DType::float64 && q.dtype == DType::float64);
+  if (!lse_ok) {
+    fail("lse", "expected dtype float32 (or float64 with float64 inputs), got " +
+                    std::string(dtype_name(lse.dtype)));
   }
   check_same_device("k", k, q);
   check_same_device("v", v, q);
@@ -148,7 +184,9 @@ AttentionShape check_core(const TensorView& q, const TensorView& k, const Tensor
   shape.head_dim = q.size(3);
   shape.seqlen_k = k.size(1);
   shape.heads_kv = k.size(2);
-  if (shape.head_dim > kMaxHeadDim) {
+  if (shape.heads_q < 1) fail("q", "needs at least one head, got shape " + shape_string(q));
+  if (shape.heads_kv < 1) fail("k", "needs at least one head, got shape " + shape_string(k));
+  if (shape.head_dim < 1 || shape.head_dim > kMaxHeadDim) {
     fail("q", "head dimension must be in [1, " + std::to_string(kMaxHeadDim) + "], got " +
                   std::to_string(shape.head_dim));
   }
@@ -161,6 +199,39 @@ AttentionShape check_core(const TensorView& q, const TensorView& k, const Tensor
   check_shape("out", out, {shape.batch, shape.seqlen_q, shape.heads_q, shape.head_dim}, "(like q)");
   check_shape("lse", lse, {shape.batch, shape.heads_q, shape.seqlen_q}, "[B, Hq, Sq]");
   return shape;
+}
+
+using NamedView = std::pair<const char*, const TensorView*>;
+
+// Outputs must not share memory: no two of their own elements (a stride 0, or strides that
+// interleave) and none of another argument's (a conservative byte-range test). Runs after
+// the shape checks, so a wrong shape is reported as such rather than as an overlap.
+void check_disjoint(const char* name, const TensorView& output,
+                    std::initializer_list<NamedView> others) {
+  if (output.numel() == 0) return;  // nothing is written
+  for (int dim = 0; dim < output.rank; ++dim) {
+    if (output.stride(dim) == 0 && output.size(dim) > 1) {
+      fail(name, "an output may not have stride 0 (elements would alias) in dimension " +
+                     std::to_string(dim));
+    }
+  }
+  if (has_internal_overlap(output)) {
+    fail(name, "an output's strides must not make elements share memory, got shape " +
+                   shape_string(output) + " with strides " + strides_string(output));
+  }
+  const auto range = [](const TensorView& view) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(view.data);
+    return std::pair{begin,
+                     begin + static_cast<std::uintptr_t>(view.extent()) * dtype_size(view.dtype)};
+  };
+  const auto [begin, end] = range(output);
+  for (const auto& [other_name, other] : others) {
+    const auto [other_begin, other_end] = range(*other);
+    if (begin < other_end && other_begin < end && begin < end && other_begin < other_end) {
+      fail(name,
+           std::string("overlaps ") + other_name + " in memory; outputs need their own storage");
+    }
+  }
 }
 
 Backend resolve_backend(const Options& options, const TensorView& q) {
@@ -205,6 +276,8 @@ ForwardProblem validate_forward(const TensorView& q, const TensorView& k, const 
   check_options(options);
   ForwardProblem problem;
   problem.shape = check_core(q, k, v, out, lse);
+  check_disjoint("out", out, {{"q", &q}, {"k", &k}, {"v", &v}, {"lse", &lse}});
+  check_disjoint("lse", lse, {{"q", &q}, {"k", &k}, {"v", &v}});
   problem.backend = resolve_backend(options, q);
   check_backend_dtype(problem.backend, q);
   problem.score = resolve_score(options, problem.shape);
@@ -226,10 +299,10 @@ BackwardProblem validate_backward(const TensorView& dout, const TensorView& q, c
   BackwardProblem problem;
   problem.shape = check_core(q, k, v, out, lse);
   const AttentionShape& shape = problem.shape;
-  check_view("dout", dout, 4, "[B, Sq, Hq, D]", false);
-  check_view("dq", dq, 4, "[B, Sq, Hq, D]", true);
-  check_view("dk", dk, 4, "[B, Sk, Hkv, D]", true);
-  check_view("dv", dv, 4, "[B, Sk, Hkv, D]", true);
+  check_view("dout", dout, 4, "[B, Sq, Hq, D]");
+  check_view("dq", dq, 4, "[B, Sq, Hq, D]");
+  check_view("dk", dk, 4, "[B, Sk, Hkv, D]");
+  check_view("dv", dv, 4, "[B, Sk, Hkv, D]");
   for (auto [name, view] : {std::pair{"dout", &dout}, {"dq", &dq}, {"dk", &dk}, {"dv", &dv}}) {
     check_same_dtype(name, *view, q);
     check_same_device(name, *view, q);
@@ -239,6 +312,15 @@ BackwardProblem validate_backward(const TensorView& dout, const TensorView& q, c
   check_shape("dq", dq, {shape.batch, shape.seqlen_q, shape.heads_q, shape.head_dim}, "(like q)");
   check_shape("dk", dk, {shape.batch, shape.seqlen_k, shape.heads_kv, shape.head_dim}, "(like k)");
   check_shape("dv", dv, {shape.batch, shape.seqlen_k, shape.heads_kv, shape.head_dim}, "(like v)");
+  const std::initializer_list<NamedView> inputs = {{"dout", &dout}, {"q", &q},     {"k", &k},
+                                                   {"v", &v},       {"out", &out}, {"lse", &lse}};
+  for (const NamedView& input : inputs) {
+    check_disjoint("dq", dq, {input});
+    check_disjoint("dk", dk, {input});
+    check_disjoint("dv", dv, {input});
+  }
+  check_disjoint("dq", dq, {{"dk", &dk}, {"dv", &dv}});
+  check_disjoint("dk", dk, {{"dv", &dv}});
   problem.backend = resolve_backend(options, q);
   check_backend_dtype(problem.backend, q);
   problem.score = resolve_score(options, shape);

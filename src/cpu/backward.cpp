@@ -1,24 +1,47 @@
-// Recomputation backward in two race-free passes (so it is deterministic without atomics):
-//   1. per (batch, kv head, key block): dV = sum P^T dO, dK = scale * sum dS^T Q over the
+// Recomputation backward: three race-free passes, so it is deterministic without atomics.
+//   0. per (batch, head, query block): the row statistics m, 1/l and delta = sum_j P_ij dP_ij;
+//   1. per (batch, kv head, key block): dV = sum P^T dO and dK = scale * sum dS^T Q over the
 //      query heads of the group;
-//   2. per (batch, head, query block): dQ = scale * sum dS K.
-// Both recompute P = exp(S - LSE) and dS = P * (dO V^T - delta) from the saved LSE, where
-// delta = rowsum(dO * O). Memory stays O(block * head_dim) per thread plus delta [B, Hq, Sq].
+//   2. per (batch, head, query block): dQ = scale * sum dS K;
+// with P = exp(S - m) / l and dS = P * (dP - delta), dP = dO V^T.
+//
+// Pass 0 costs one more S and dP per tile than reading the saved LSE and rowsum(dO * O), and
+// buys accuracy: exp(S - LSE) loses the bits the float32 LSE rounded off (at |LSE| ~ 1e4 that
+// is 1e-3 of every P), and rowsum(dO * O) uses the output after rounding to its dtype, which
+// dominates dP - delta when a row sees few keys. Memory: O(block * head_dim) per thread plus
+// three values per query row.
 #include <algorithm>
 #include <cmath>
 
 #include "cpu/backend.h"
+#include "cpu/online_softmax.h"
 #include "cpu/parallel.h"
 #include "cpu/tile.h"
 
 namespace flashattn {
 namespace {
 
+// Per query row of the problem, [B, Hq, Sq] flattened.
+template <typename Accum>
+struct RowStatistics {
+  std::vector<Accum> row_max, inverse_sum, delta;
+
+  explicit RowStatistics(const AttentionShape& shape)
+      : row_max(static_cast<std::size_t>(shape.batch * shape.heads_q * shape.seqlen_q)),
+        inverse_sum(row_max.size()),
+        delta(row_max.size()) {}
+
+  static std::size_t index(const AttentionShape& shape, std::int64_t batch, std::int64_t head,
+                           std::int64_t query) {
+    return static_cast<std::size_t>((batch * shape.heads_q + head) * shape.seqlen_q + query);
+  }
+};
+
 template <typename Accum>
 struct QueryBlock {
   std::int64_t first = 0;
   Tile<Accum> queries, dout;
-  std::vector<Accum> lse, delta;
+  std::vector<Accum> row_max, inverse_sum, delta;
 };
 
 template <typename Accum>
@@ -28,21 +51,22 @@ struct KeyBlock {
 };
 
 template <typename Element, typename Accum>
-void load_query_block(const BackwardProblem& problem, const std::vector<Accum>& delta,
-                      std::int64_t batch, std::int64_t head, std::int64_t first, std::int64_t count,
-                      QueryBlock<Accum>& block) {
+void load_query_block(const BackwardProblem& problem, std::int64_t batch, std::int64_t head,
+                      std::int64_t first, std::int64_t count, QueryBlock<Accum>& block) {
   block.first = first;
   load_rows<Element>(problem.q, batch, first, count, head, block.queries);
   load_rows<Element>(problem.dout, batch, first, count, head, block.dout);
-  block.lse.resize(static_cast<std::size_t>(count));
-  block.delta.resize(static_cast<std::size_t>(count));
-  const auto* lse = static_cast<const float*>(problem.lse.data);
-  const AttentionShape& shape = problem.shape;
-  for (std::int64_t r = 0; r < count; ++r) {
-    block.lse[r] = lse[lse_offset(problem.lse, batch, head, first + r)];
-    block.delta[r] = delta[static_cast<std::size_t>(
-        (batch * shape.heads_q + head) * shape.seqlen_q + first + r)];
-  }
+}
+
+template <typename Accum>
+void load_statistics(const AttentionShape& shape, const RowStatistics<Accum>& statistics,
+                     std::int64_t batch, std::int64_t head, QueryBlock<Accum>& block) {
+  const std::size_t begin = RowStatistics<Accum>::index(shape, batch, head, block.first);
+  const std::size_t end = begin + static_cast<std::size_t>(block.queries.rows);
+  block.row_max.assign(statistics.row_max.begin() + begin, statistics.row_max.begin() + end);
+  block.inverse_sum.assign(statistics.inverse_sum.begin() + begin,
+                           statistics.inverse_sum.begin() + end);
+  block.delta.assign(statistics.delta.begin() + begin, statistics.delta.begin() + end);
 }
 
 template <typename Element, typename Accum>
@@ -53,8 +77,8 @@ void load_key_block(const BackwardProblem& problem, std::int64_t batch, std::int
   load_rows_transposed<Element>(problem.v, batch, first, count, kv_head, block.values_t);
 }
 
-// P = exp(S - LSE) and dS = P * (dO V^T - delta) * dsoftcap, for one query block x key block.
-// dS is with respect to the raw score q.k * scale; callers multiply by `scale` for dQ and dK.
+// P and dS (with respect to the raw score, softcap included) for one query x key block;
+// callers multiply by `scale` for dQ and dK.
 template <typename Accum>
 struct ScoreGradients {
   Tile<Accum> probabilities, dscores, softcap_slope;
@@ -70,7 +94,7 @@ struct ScoreGradients {
       Accum* p = probabilities.row(r);
       Accum* ds = dscores.row(r);
       for (std::int64_t c = 0; c < probabilities.cols; ++c) {
-        p[c] = std::exp(p[c] - query.lse[r]);  // 0 where masked or where the row is empty
+        p[c] = std::exp(p[c] - query.row_max[r]) * query.inverse_sum[r];  // 0 where masked
         ds[c] = p[c] * (ds[c] - query.delta[r]);
       }
       if (softcap) {
@@ -82,27 +106,41 @@ struct ScoreGradients {
   }
 };
 
-// delta[b, h, i] = sum_d dO * O: the softmax-backward row term.
+// Pass 0 for one query block: an online softmax that also carries sum_j exp(s - m) dP_ij.
 template <typename Element, typename Accum>
-std::vector<Accum> compute_delta(const BackwardProblem& problem) {
+void row_statistics(const BackwardProblem& problem, std::int64_t batch, std::int64_t head,
+                    std::int64_t first_query, RowStatistics<Accum>& statistics) {
   const AttentionShape& shape = problem.shape;
-  std::vector<Accum> delta(static_cast<std::size_t>(shape.batch * shape.heads_q * shape.seqlen_q));
-  parallel_for(shape.batch * shape.heads_q, problem.num_threads, [&](std::int64_t task) {
-    const std::int64_t batch = task / shape.heads_q;
-    const std::int64_t head = task % shape.heads_q;
-    const auto* dout = static_cast<const Element*>(problem.dout.data);
-    const auto* out = static_cast<const Element*>(problem.out.data);
-    for (std::int64_t i = 0; i < shape.seqlen_q; ++i) {
-      const Element* dout_row = dout + row_offset(problem.dout, batch, i, head);
-      const Element* out_row = out + row_offset(problem.out, batch, i, head);
-      Accum sum = 0;
-      for (std::int64_t d = 0; d < shape.head_dim; ++d) {
-        sum += static_cast<Accum>(to_float(dout_row[d])) * static_cast<Accum>(to_float(out_row[d]));
-      }
-      delta[static_cast<std::size_t>(task * shape.seqlen_q + i)] = sum;
+  const std::int64_t rows = std::min(kQueryTile, shape.seqlen_q - first_query);
+  QueryBlock<Accum> query;
+  load_query_block<Element>(problem, batch, head, first_query, rows, query);
+  KeyBlock<Accum> key;
+  Tile<Accum> scores, dprob;
+  OnlineSoftmax<Accum> softmax;
+  softmax.reset(rows);
+  std::vector<Accum> weighted(static_cast<std::size_t>(rows), Accum(0));
+  const auto [key_begin, key_end] = visible_keys(problem.score.window, first_query, rows);
+  for (std::int64_t first = key_begin; first < key_end; first += kKeyTile) {
+    load_key_block<Element>(problem, batch, head / shape.group_size(), first,
+                            std::min(kKeyTile, key_end - first), key);
+    compute_scores(problem.score, query.queries, key.keys_t, first_query, first, scores);
+    dprob.reset(rows, scores.cols);
+    matmul_add(query.dout, key.values_t, dprob);
+    softmax.absorb(scores);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Accum sum = weighted[r] * softmax.correction[r];
+      for (std::int64_t c = 0; c < scores.cols; ++c)
+        sum += scores.row(r)[c] * dprob.row(r)[c];
+      weighted[r] = sum;
     }
-  });
-  return delta;
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::size_t at = RowStatistics<Accum>::index(shape, batch, head, first_query + r);
+    const bool empty = softmax.empty(r);  // P = 0 everywhere: m = 0 keeps exp(s - m) finite
+    statistics.row_max[at] = empty ? Accum(0) : softmax.row_max[r];
+    statistics.inverse_sum[at] = empty ? Accum(0) : Accum(1) / softmax.row_sum[r];
+    statistics.delta[at] = empty ? Accum(0) : weighted[r] / softmax.row_sum[r];
+  }
 }
 
 // Query rows that can see some key of [key_begin, key_end): the window bounds grow with the
@@ -112,15 +150,17 @@ std::pair<std::int64_t, std::int64_t> visible_queries(const MaskWindow& window,
                                                       std::int64_t key_end) {
   std::int64_t begin = 0;
   std::int64_t end = seqlen_q;
-  if (window.right >= 0)
+  if (window.right >= 0) {
     begin = std::max<std::int64_t>(0, key_begin - window.diagonal_offset - window.right);
-  if (window.left >= 0)
+  }
+  if (window.left >= 0) {
     end = std::min(seqlen_q, key_end - 1 - window.diagonal_offset + window.left + 1);
+  }
   return {begin, std::max(begin, end)};
 }
 
 template <typename Element, typename Accum>
-void key_value_gradients(const BackwardProblem& problem, const std::vector<Accum>& delta,
+void key_value_gradients(const BackwardProblem& problem, const RowStatistics<Accum>& statistics,
                          std::int64_t batch, std::int64_t kv_head, std::int64_t first_key) {
   const AttentionShape& shape = problem.shape;
   const std::int64_t cols = std::min(kKeyTile, shape.seqlen_k - first_key);
@@ -137,27 +177,29 @@ void key_value_gradients(const BackwardProblem& problem, const std::vector<Accum
        ++head) {
     for (std::int64_t first = query_begin; first < query_end; first += kQueryTile) {
       const std::int64_t rows = std::min(kQueryTile, query_end - first);
-      load_query_block<Element>(problem, delta, batch, head, first, rows, query);
+      load_query_block<Element>(problem, batch, head, first, rows, query);
+      load_statistics(shape, statistics, batch, head, query);
       gradients.compute(problem.score, query, key);
       matmul_transposed_add(gradients.probabilities, query.dout, dv);
       matmul_transposed_add(gradients.dscores, query.queries, dk);
     }
   }
-  const auto scale = static_cast<Accum>(problem.score.scale);
-  std::vector<Accum> dk_scale(static_cast<std::size_t>(cols), scale);
+  const std::vector<Accum> dk_scale(static_cast<std::size_t>(cols),
+                                    static_cast<Accum>(problem.score.scale));
   store_rows<Element>(dk, dk_scale.data(), problem.dk, batch, first_key, kv_head);
   store_rows<Element>(dv, static_cast<const Accum*>(nullptr), problem.dv, batch, first_key,
                       kv_head);
 }
 
 template <typename Element, typename Accum>
-void query_gradients(const BackwardProblem& problem, const std::vector<Accum>& delta,
+void query_gradients(const BackwardProblem& problem, const RowStatistics<Accum>& statistics,
                      std::int64_t batch, std::int64_t head, std::int64_t first_query) {
   const AttentionShape& shape = problem.shape;
   const std::int64_t rows = std::min(kQueryTile, shape.seqlen_q - first_query);
   const std::int64_t kv_head = head / shape.group_size();
   QueryBlock<Accum> query;
-  load_query_block<Element>(problem, delta, batch, head, first_query, rows, query);
+  load_query_block<Element>(problem, batch, head, first_query, rows, query);
+  load_statistics(shape, statistics, batch, head, query);
   Tile<Accum> dq, keys;
   dq.reset(rows, shape.head_dim);
   KeyBlock<Accum> key;
@@ -170,9 +212,20 @@ void query_gradients(const BackwardProblem& problem, const std::vector<Accum>& d
     gradients.compute(problem.score, query, key);
     matmul_add(gradients.dscores, keys, dq);
   }
-  const auto scale = static_cast<Accum>(problem.score.scale);
-  std::vector<Accum> dq_scale(static_cast<std::size_t>(rows), scale);
+  const std::vector<Accum> dq_scale(static_cast<std::size_t>(rows),
+                                    static_cast<Accum>(problem.score.scale));
   store_rows<Element>(dq, dq_scale.data(), problem.dq, batch, first_query, head);
+}
+
+// Runs body(batch, head, first_query) for every query block of the problem, in parallel.
+template <typename Body>
+void for_each_query_block(const BackwardProblem& problem, const Body& body) {
+  const AttentionShape& shape = problem.shape;
+  const std::int64_t blocks = (shape.seqlen_q + kQueryTile - 1) / kQueryTile;
+  parallel_for(shape.batch * shape.heads_q * blocks, problem.num_threads, [&](std::int64_t task) {
+    body(task / (blocks * shape.heads_q), (task / blocks) % shape.heads_q,
+         (task % blocks) * kQueryTile);
+  });
 }
 
 }  // namespace
@@ -180,23 +233,20 @@ void query_gradients(const BackwardProblem& problem, const std::vector<Accum>& d
 void cpu_backward(const BackwardProblem& problem) {
   const AttentionShape& shape = problem.shape;
   const std::int64_t key_blocks = (shape.seqlen_k + kKeyTile - 1) / kKeyTile;
-  const std::int64_t query_blocks = (shape.seqlen_q + kQueryTile - 1) / kQueryTile;
   dispatch_dtype(problem.q.dtype, [&]<typename Element, typename Accum>() {
-    const std::vector<Accum> delta = compute_delta<Element, Accum>(problem);
+    RowStatistics<Accum> statistics(shape);
+    for_each_query_block(problem, [&](std::int64_t batch, std::int64_t head, std::int64_t first) {
+      row_statistics<Element>(problem, batch, head, first, statistics);
+    });
     parallel_for(
         shape.batch * shape.heads_kv * key_blocks, problem.num_threads, [&](std::int64_t task) {
-          const std::int64_t block = task % key_blocks;
-          const std::int64_t kv_head = (task / key_blocks) % shape.heads_kv;
-          const std::int64_t batch = task / (key_blocks * shape.heads_kv);
-          key_value_gradients<Element, Accum>(problem, delta, batch, kv_head, block * kKeyTile);
+          key_value_gradients<Element>(problem, statistics, task / (key_blocks * shape.heads_kv),
+                                       (task / key_blocks) % shape.heads_kv,
+                                       (task % key_blocks) * kKeyTile);
         });
-    parallel_for(shape.batch * shape.heads_q * query_blocks, problem.num_threads,
-                 [&](std::int64_t task) {
-                   const std::int64_t block = task % query_blocks;
-                   const std::int64_t head = (task / query_blocks) % shape.heads_q;
-                   const std::int64_t batch = task / (query_blocks * shape.heads_q);
-                   query_gradients<Element, Accum>(problem, delta, batch, head, block * kQueryTile);
-                 });
+    for_each_query_block(problem, [&](std::int64_t batch, std::int64_t head, std::int64_t first) {
+      query_gradients<Element>(problem, statistics, batch, head, first);
+    });
   });
 }
 

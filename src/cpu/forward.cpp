@@ -5,49 +5,12 @@
 #include <limits>
 
 #include "cpu/backend.h"
+#include "cpu/online_softmax.h"
 #include "cpu/parallel.h"
 #include "cpu/tile.h"
 
 namespace flashattn {
 namespace {
-
-// Running row max m, row sum l of exp(s - m), and the unnormalised output acc = sum exp(s - m) v.
-template <typename Accum>
-struct OnlineSoftmax {
-  std::vector<Accum> row_max;
-  std::vector<Accum> row_sum;
-  Tile<Accum> accumulator;
-
-  void reset(std::int64_t rows, std::int64_t head_dim) {
-    row_max.assign(static_cast<std::size_t>(rows), -std::numeric_limits<Accum>::infinity());
-    row_sum.assign(static_cast<std::size_t>(rows), Accum(0));
-    accumulator.reset(rows, head_dim);
-  }
-
-  // Turns `scores` into exp(s - m_new) in place and rescales the previous state to m_new.
-  void absorb(Tile<Accum>& scores) {
-    for (std::int64_t r = 0; r < scores.rows; ++r) {
-      Accum* row = scores.row(r);
-      const Accum tile_max = *std::max_element(row, row + scores.cols);
-      const Accum new_max = std::max(row_max[r], tile_max);
-      if (new_max == -std::numeric_limits<Accum>::infinity()) {  // nothing visible yet
-        std::fill(row, row + scores.cols, Accum(0));
-        continue;
-      }
-      const Accum correction = std::exp(row_max[r] - new_max);  // 0 on the first visible tile
-      Accum sum = row_sum[r] * correction;
-      for (std::int64_t c = 0; c < scores.cols; ++c) {
-        row[c] = std::exp(row[c] - new_max);
-        sum += row[c];
-      }
-      Accum* acc = accumulator.row(r);
-      for (std::int64_t d = 0; d < accumulator.cols; ++d)
-        acc[d] *= correction;
-      row_sum[r] = sum;
-      row_max[r] = new_max;
-    }
-  }
-};
 
 template <typename Element, typename Accum>
 void forward_query_block(const ForwardProblem& problem, std::int64_t batch, std::int64_t head,
@@ -55,9 +18,10 @@ void forward_query_block(const ForwardProblem& problem, std::int64_t batch, std:
   const AttentionShape& shape = problem.shape;
   const std::int64_t rows = std::min(kQueryTile, shape.seqlen_q - first_query);
   const std::int64_t kv_head = head / shape.group_size();
-  Tile<Accum> queries, keys_t, values, scores;
+  Tile<Accum> queries, keys_t, values, scores, accumulator;  // accumulator: sum exp(s - m) v
   OnlineSoftmax<Accum> softmax;
-  softmax.reset(rows, shape.head_dim);
+  softmax.reset(rows);
+  accumulator.reset(rows, shape.head_dim);
   load_rows<Element>(problem.q, batch, first_query, rows, head, queries);
 
   const auto [key_begin, key_end] = visible_keys(problem.score.window, first_query, rows);
@@ -67,21 +31,26 @@ void forward_query_block(const ForwardProblem& problem, std::int64_t batch, std:
     load_rows<Element>(problem.v, batch, first_key, cols, kv_head, values);
     compute_scores(problem.score, queries, keys_t, first_query, first_key, scores);
     softmax.absorb(scores);
-    matmul_add(scores, values, softmax.accumulator);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Accum* acc = accumulator.row(r);
+      for (std::int64_t d = 0; d < accumulator.cols; ++d)
+        acc[d] *= softmax.correction[r];
+    }
+    matmul_add(scores, values, accumulator);
   }
 
   // out = acc / l; rows that saw no key get out = 0 and LSE = +inf.
   std::vector<Accum> inverse_sum(static_cast<std::size_t>(rows));
-  auto* lse = static_cast<float*>(problem.lse.data);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const bool empty = softmax.row_sum[r] == Accum(0);
+    const bool empty = softmax.empty(r);
     inverse_sum[r] = empty ? Accum(0) : Accum(1) / softmax.row_sum[r];
-    lse[lse_offset(problem.lse, batch, head, first_query + r)] =
-        empty ? std::numeric_limits<float>::infinity()
-              : static_cast<float>(softmax.row_max[r] + std::log(softmax.row_sum[r]));
+    store_from_double(
+        problem.lse.data, problem.lse.dtype,
+        static_cast<std::size_t>(lse_offset(problem.lse, batch, head, first_query + r)),
+        empty ? std::numeric_limits<double>::infinity()
+              : static_cast<double>(softmax.row_max[r] + std::log(softmax.row_sum[r])));
   }
-  store_rows<Element>(softmax.accumulator, inverse_sum.data(), problem.out, batch, first_query,
-                      head);
+  store_rows<Element>(accumulator, inverse_sum.data(), problem.out, batch, first_query, head);
 }
 
 }  // namespace

@@ -13,10 +13,16 @@ namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-// Rounds an intermediate result to the emulated precision (identity for float64).
-struct Rounding {
-  DType dtype;
-  double operator()(double value) const { return round_to_dtype(value, dtype); }
+// The arithmetic being emulated. float64: exact double everywhere (the oracle). Otherwise
+// stored intermediates (matmul results, probabilities, gradients) are rounded to `storage` and
+// sums run in float32, as PyTorch's low-precision matmuls and reductions do.
+struct Precision {
+  DType storage;
+  double operator()(double value) const { return round_to_dtype(value, storage); }
+  double add(double sum, double term) const {
+    if (storage == DType::float64) return sum + term;
+    return static_cast<float>(static_cast<float>(sum) + static_cast<float>(term));
+  }
 };
 
 std::vector<double> load_row(const TensorView& view, std::int64_t batch, std::int64_t position,
@@ -44,10 +50,10 @@ struct KeyValueHead {
   }
 };
 
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
+double dot(const std::vector<double>& a, const std::vector<double>& b, Precision precision) {
   double sum = 0.0;
   for (std::size_t d = 0; d < a.size(); ++d)
-    sum += a[d] * b[d];
+    sum = precision.add(sum, a[d] * b[d]);
   return sum;
 }
 
@@ -61,7 +67,7 @@ struct ScoreRow {
 };
 
 ScoreRow score_row(const ScoreParams& score, const KeyValueHead& head,
-                   const std::vector<double>& query, std::int64_t query_index, Rounding round) {
+                   const std::vector<double>& query, std::int64_t query_index, Precision round) {
   const std::size_t seqlen_k = head.keys.size();
   ScoreRow row;
   for (double element : query)
@@ -71,7 +77,7 @@ ScoreRow score_row(const ScoreParams& score, const KeyValueHead& head,
   double row_max = -kInfinity;
   for (std::size_t j = 0; j < seqlen_k; ++j) {
     if (!score.window.visible(query_index, static_cast<std::int64_t>(j))) continue;
-    double value = round(dot(row.scaled_query, head.keys[j]));
+    double value = round(dot(row.scaled_query, head.keys[j], round));
     if (score.softcap > 0) {
       row.tanh_of_score[j] = round(std::tanh(round(value / score.softcap)));
       value = round(score.softcap * row.tanh_of_score[j]);
@@ -83,7 +89,7 @@ ScoreRow score_row(const ScoreParams& score, const KeyValueHead& head,
   if (row_max == -kInfinity) return row;
   double sum = 0.0;
   for (double value : scores)
-    sum += std::exp(value - row_max);  // exp(-inf) = 0 when masked
+    sum = round.add(sum, std::exp(value - row_max));  // masked: +0
   for (std::size_t j = 0; j < seqlen_k; ++j) {
     row.probability[j] = round(std::exp(scores[j] - row_max) / sum);
   }
@@ -92,13 +98,12 @@ ScoreRow score_row(const ScoreParams& score, const KeyValueHead& head,
 }
 
 // out_row = P_i V, rounded.
-void contract_values(const ScoreRow& row, const KeyValueHead& head, Rounding round,
-                     double* out_row) {
-  const std::size_t head_dim = head.values.empty() ? 0 : head.values[0].size();
+void contract_values(const ScoreRow& row, const KeyValueHead& head, std::size_t head_dim,
+                     Precision round, double* out_row) {
   for (std::size_t d = 0; d < head_dim; ++d) {
     double sum = 0.0;
     for (std::size_t j = 0; j < head.values.size(); ++j) {
-      sum += row.probability[j] * head.values[j][d];
+      sum = round.add(sum, row.probability[j] * head.values[j][d]);
     }
     out_row[d] = round(sum);
   }
@@ -115,10 +120,10 @@ double reference_forward_row(const ForwardProblem& problem, std::int64_t batch, 
                              std::int64_t query, double* out_row, DType intermediate) {
   const AttentionShape& shape = problem.shape;
   const KeyValueHead kv(problem.k, problem.v, shape, batch, head / shape.group_size());
-  const Rounding round{intermediate};
+  const Precision round{intermediate};
   const ScoreRow row = score_row(
       problem.score, kv, load_row(problem.q, batch, query, head, shape.head_dim), query, round);
-  contract_values(row, kv, round, out_row);
+  contract_values(row, kv, static_cast<std::size_t>(shape.head_dim), round, out_row);
   return row.lse;
 }
 
@@ -127,7 +132,7 @@ ReferenceForward reference_forward_values(const ForwardProblem& problem, DType i
   ReferenceForward result;
   result.out.resize(static_cast<std::size_t>(s.batch * s.seqlen_q * s.heads_q * s.head_dim));
   result.lse.resize(static_cast<std::size_t>(s.batch * s.heads_q * s.seqlen_q));
-  const Rounding round{intermediate};
+  const Precision round{intermediate};
   parallel_for(s.batch * s.heads_q, problem.num_threads, [&](std::int64_t task) {
     const std::int64_t batch = task / s.heads_q;
     const std::int64_t head = task % s.heads_q;
@@ -135,7 +140,7 @@ ReferenceForward reference_forward_values(const ForwardProblem& problem, DType i
     for (std::int64_t i = 0; i < s.seqlen_q; ++i) {
       const ScoreRow row =
           score_row(problem.score, kv, load_row(problem.q, batch, i, head, s.head_dim), i, round);
-      contract_values(row, kv, round,
+      contract_values(row, kv, static_cast<std::size_t>(s.head_dim), round,
                       &result.out[index4(batch, i, head, 0, s.seqlen_q, s.heads_q, s.head_dim)]);
       result.lse[index4(0, batch, head, i, s.batch, s.heads_q, s.seqlen_q)] = row.lse;
     }
@@ -150,7 +155,7 @@ ReferenceBackward reference_backward_values(const BackwardProblem& problem, DTyp
   result.dq.assign(static_cast<std::size_t>(s.batch * s.seqlen_q * s.heads_q * head_dim), 0.0);
   result.dk.assign(static_cast<std::size_t>(s.batch * s.seqlen_k * s.heads_kv * head_dim), 0.0);
   result.dv.assign(result.dk.size(), 0.0);
-  const Rounding round{intermediate};
+  const Precision round{intermediate};
   const ScoreParams& score = problem.score;
   // Each task owns one (batch, kv head): its dK/dV rows and the dQ rows of its query heads.
   parallel_for(s.batch * s.heads_kv, problem.num_threads, [&](std::int64_t task) {
@@ -172,8 +177,8 @@ ReferenceBackward reference_backward_values(const BackwardProblem& problem, DTyp
         double weighted_sum = 0.0;
         for (std::size_t j = 0; j < seqlen_k; ++j) {
           if (row.probability[j] == 0.0) continue;
-          dprob[j] = round(dot(dout, kv.values[j]));
-          weighted_sum += row.probability[j] * dprob[j];
+          dprob[j] = round(dot(dout, kv.values[j], round));
+          weighted_sum = round.add(weighted_sum, row.probability[j] * dprob[j]);
         }
         double* dq = &result.dq[index4(batch, i, head, 0, s.seqlen_q, s.heads_q, head_dim)];
         for (std::size_t j = 0; j < seqlen_k; ++j) {
@@ -184,9 +189,9 @@ ReferenceBackward reference_backward_values(const BackwardProblem& problem, DTyp
             dscore = round(dscore * (1.0 - t * t));
           }
           for (std::int64_t d = 0; d < head_dim; ++d) {
-            dq[d] += dscore * kv.keys[j][d];
-            dk[j][d] += dscore * row.scaled_query[d];
-            dv[j][d] += row.probability[j] * dout[d];
+            dq[d] = round.add(dq[d], dscore * kv.keys[j][d]);
+            dk[j][d] = round.add(dk[j][d], dscore * row.scaled_query[d]);
+            dv[j][d] = round.add(dv[j][d], row.probability[j] * dout[d]);
           }
         }
         for (std::int64_t d = 0; d < head_dim; ++d)
@@ -232,7 +237,7 @@ void reference_forward(const ForwardProblem& problem) {
   for (std::int64_t b = 0; b < s.batch; ++b) {
     for (std::int64_t h = 0; h < s.heads_q; ++h) {
       for (std::int64_t i = 0; i < s.seqlen_q; ++i) {
-        store_from_double(problem.lse.data, DType::float32,
+        store_from_double(problem.lse.data, problem.lse.dtype,
                           static_cast<std::size_t>(lse_offset(problem.lse, b, h, i)),
                           result.lse[index4(0, b, h, i, s.batch, s.heads_q, s.seqlen_q)]);
       }
