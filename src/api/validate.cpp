@@ -165,7 +165,7 @@ AttentionShape check_core(const TensorView& q, const TensorView& k, const Tensor
   check_same_dtype("k", k, q);
   check_same_dtype("v", v, q);
   check_same_dtype("out", out, q);
-  // float64 inputs may keep a float64 LSE so their backward stays at double precision.
+  // float64 inputs may keep a float64 LSE, so callers that use it keep double precision.
   const bool lse_ok =
       lse.dtype == DType::float32 || (lse.dtype == DType::float64 && q.dtype == DType::float64);
   if (!lse_ok) {

@@ -44,7 +44,7 @@ int cuda_device_count() {
 }
 
 std::string cuda_build_info() {
-  return "cuda (archs " FLASHATTN_CUDA_ARCHS_STRING ", head dims " FLASHATTN_HEAD_DIMS_STRING ")";
+  return "cuda runtime (archs " FLASHATTN_CUDA_ARCHS_STRING "), no attention kernels yet";
 }
 
 void* cuda_allocate(std::size_t bytes) {
