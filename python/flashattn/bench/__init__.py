@@ -1,0 +1,1 @@
+"""Benchmark harness (DESIGN.md §5): `python -m flashattn.bench --help`."""
