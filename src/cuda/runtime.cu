@@ -1,37 +1,22 @@
-// CUDA build: device queries and memory helpers. Attention kernels are added per architecture
-// (src/cuda/sm80, src/cuda/sm90); until they exist, cuda_forward/backward report Unsupported.
+// CUDA build: device queries and memory helpers. The kernels' entry points live beside this
+// (forward.cu); the backward is not written yet.
 #include <cuda_runtime.h>
 
 #include <string>
 
 #include "cuda/backend.h"
+#include "cuda/common/check.h"
+#include "cuda/compiled_head_dims.h"
 #include "flashattn/error.h"
 
 namespace flashattn {
-namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) {
-    throw CudaError(std::string(what) + " failed: " + cudaGetErrorString(status));
-  }
-}
-
-[[noreturn]] void no_kernels() {
-  throw Unsupported(
-      "no CUDA attention kernel is compiled into this build yet; use CPU tensors or "
-      "backend=cpu");
-}
-
-}  // namespace
-
-void cuda_forward(const ForwardProblem&, void*) {
-  no_kernels();
-}
 void cuda_backward(const BackwardProblem&, void*) {
-  no_kernels();
+  throw Unsupported("the CUDA backward is not implemented yet; use CPU tensors for gradients");
 }
+
 bool cuda_kernels_compiled() {
-  return false;
+  return true;
 }
 
 int cuda_device_count() {
@@ -44,12 +29,13 @@ int cuda_device_count() {
 }
 
 std::string cuda_build_info() {
-  return "cuda runtime (archs " FLASHATTN_CUDA_ARCHS_STRING "), no attention kernels yet";
+  return "cuda forward (archs " FLASHATTN_CUDA_ARCHS_STRING
+         ", head dims " FLASHATTN_HEAD_DIMS_STRING ")";
 }
 
 void* cuda_allocate(std::size_t bytes) {
   void* pointer = nullptr;
-  check(cudaMalloc(&pointer, bytes), "cudaMalloc");
+  check_cuda(cudaMalloc(&pointer, bytes), "cudaMalloc");
   return pointer;
 }
 
@@ -58,15 +44,17 @@ void cuda_release(void* pointer) {
 }
 
 void cuda_copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) {
-  check(cudaMemcpy(device_destination, host_source, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+  check_cuda(cudaMemcpy(device_destination, host_source, bytes, cudaMemcpyHostToDevice),
+             "cudaMemcpy");
 }
 
 void cuda_copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) {
-  check(cudaMemcpy(host_destination, device_source, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+  check_cuda(cudaMemcpy(host_destination, device_source, bytes, cudaMemcpyDeviceToHost),
+             "cudaMemcpy");
 }
 
 void cuda_synchronize() {
-  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
 }  // namespace flashattn

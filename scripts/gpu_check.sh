@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# On the GPU machine: build (CUDA archs from FLASHATTN_CUDA_ARCHS, default 90a), run the GPU
+# tests, compute-sanitizer memcheck/racecheck on representative problems, report the kernels'
+# SASS (HMMA count, local-memory traffic) and run the benchmark. Results go to $OUT (or
+# build/gpu-out). Works without scikit-build-core: the extension is built by CMake and put on
+# PYTHONPATH.  Usage: scripts/gpu_check.sh [tests|sanitize|sass|bench|all]...
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+out=${OUT:-$repo_root/build/gpu-out}
+build="$repo_root/build/gpu"
+mkdir -p "$out"
+export FLASHATTN_CUDA_ARCHS=${FLASHATTN_CUDA_ARCHS:-90a}
+configure_and_build "$build" -DFLASHATTN_BUILD_TESTS=OFF -DFLASHATTN_BUILD_CLI=ON \
+  -DFLASHATTN_BUILD_PYTHON=ON >/dev/null
+package="$build/pythonpath"
+rm -rf "$package" && mkdir -p "$package"
+cp -r "$repo_root/python/flashattn" "$package/" && cp "$build"/python/_C*.so "$package/flashattn/"
+export PYTHONPATH="$package${PYTHONPATH:+:$PYTHONPATH}"
+cli="$build/flashattn"
+
+# The GPU-marked tests (the CPU ones run in CI).
+run_tests() { python -m pytest "$repo_root/tests/python" -m gpu -q 2>&1 | tail -5; }
+
+run_sanitizer() {
+  local problems=("--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal"
+    "--head-dim 128 --seqlen-q 129 --seqlen-k 77 --kv-heads 1 --window 20,5"
+    "--head-dim 256 --seqlen-q 65 --seqlen-k 300 --softcap 30 --dtype float16"
+    "--head-dim 40 --seqlen-q 100 --seqlen-k 100")
+  for tool in memcheck racecheck; do
+    for problem in "${problems[@]}"; do
+      # shellcheck disable=SC2086
+      compute-sanitizer --tool "$tool" --error-exitcode 9 "$cli" run --device cuda --batch 1 \
+        --heads 2 --repeats 1 $problem >/dev/null && echo "$tool clean: $problem"
+    done
+  done
+}
+
+run_sass() {
+  for object in "$build"/CMakeFiles/flashattn_cuda.dir/generated/cuda/*.o; do
+    local sass
+    sass=$(cuobjdump -sass "$object")
+    printf '%s: HMMA %s, LDL %s, STL %s\n' "$(basename "$object")" \
+      "$(grep -c HMMA <<<"$sass")" "$(grep -c 'LDL' <<<"$sass")" "$(grep -c 'STL' <<<"$sass")"
+  done
+}
+
+run_bench() { python -m flashattn.bench --decode --out "$out" --name "${BENCH_NAME:-h100}" "$@"; }
+
+for step in "${@:-all}"; do
+  case "$step" in
+    tests) run_tests ;;
+    sanitize) run_sanitizer ;;
+    sass) run_sass ;;
+    bench) run_bench ;;
+    all) run_tests && run_sanitizer && run_sass && run_bench ;;
+    *) echo "unknown step $step" >&2 && exit 2 ;;
+  esac
+done

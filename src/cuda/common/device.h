@@ -1,0 +1,42 @@
+// Device selection and capability checks for a call on one GPU.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda/common/check.h"
+#include "flashattn/error.h"
+
+namespace flashattn {
+
+// Makes `device` current for the scope of a call and restores the caller's device after.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    check_cuda(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (device != previous_) check_cuda(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceGuard() { (void)cudaSetDevice(previous_); }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+inline void require_compute_capability(int device, int minimum) {
+  int major = 0, minor = 0;
+  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+             "cudaDeviceGetAttribute");
+  check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
+             "cudaDeviceGetAttribute");
+  if (major * 10 + minor < minimum) {
+    throw Unsupported("the CUDA kernels need compute capability " + std::to_string(minimum / 10) +
+                      "." + std::to_string(minimum % 10) + " or newer; device " +
+                      std::to_string(device) + " has " + std::to_string(major) + "." +
+                      std::to_string(minor));
+  }
+}
+
+}  // namespace flashattn

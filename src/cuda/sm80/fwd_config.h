@@ -1,0 +1,43 @@
+// Tile shapes of the sm80 forward, per head dim: the one table to edit when tuning.
+#pragma once
+
+#include "cuda/sm80/smem_layout.cuh"
+
+namespace flashattn::sm80 {
+
+template <int HeadDim, int BlockM, int BlockN, int Warps>
+struct ForwardTiles {
+  static constexpr int kHeadDim = HeadDim;
+  static constexpr int kBlockM = BlockM;  // query rows per CTA
+  static constexpr int kBlockN = BlockN;  // keys per main-loop step
+  static constexpr int kWarps = Warps;
+  static constexpr int kThreads = Warps * 32;
+  // Warps split the CTA's rows only, so each owns whole score rows: softmax needs no smem.
+  static constexpr int kRowsPerWarp = BlockM / Warps;
+  static constexpr int kRowTiles = kRowsPerWarp / 16;  // m16 tiles per warp
+  static constexpr int kKeyTiles = BlockN / 8;         // n8 score tiles per row tile
+  static constexpr int kDimTiles = HeadDim / 8;        // n8 output tiles per row tile
+  using QueryTile = SwizzledTile<BlockM, HeadDim>;
+  using KeyValueTile = SwizzledTile<BlockN, HeadDim>;
+  static constexpr int kSmemBytes = 2 * (QueryTile::kElements + 2 * KeyValueTile::kElements);
+
+  static_assert(kRowsPerWarp % 16 == 0 && BlockN % 16 == 0 && HeadDim % 16 == 0);
+};
+
+// Chosen per head dim (see docs/kernels_sm80.md for the measurements behind them).
+template <int HeadDim>
+struct ForwardConfig;
+template <>
+struct ForwardConfig<32> : ForwardTiles<32, 128, 128, 4> {};
+template <>
+struct ForwardConfig<64> : ForwardTiles<64, 128, 128, 4> {};
+template <>
+struct ForwardConfig<96> : ForwardTiles<96, 128, 64, 4> {};
+template <>
+struct ForwardConfig<128> : ForwardTiles<128, 128, 64, 4> {};
+template <>
+struct ForwardConfig<192> : ForwardTiles<192, 128, 64, 8> {};
+template <>
+struct ForwardConfig<256> : ForwardTiles<256, 64, 64, 4> {};
+
+}  // namespace flashattn::sm80

@@ -1,0 +1,114 @@
+"""The CUDA forward against an fp64 reference on random shapes (skipped without a GPU)."""
+
+import random
+
+import pytest
+import torch
+
+import flashattn
+from reference import assert_within_tolerance, reference_attention, visibility_mask
+
+pytestmark = pytest.mark.gpu
+
+NUM_CASES = 240
+
+
+def random_case(seed: int) -> dict:
+    rng = random.Random(seed)
+    long = rng.random() < 0.15
+    lengths = [1, 2, 7, 63, 64, 65, 127, 128, 129, 200, 255, 257, 511, 1000]
+    seqlen_q = rng.choice([1024, 1531, 2048, 4096]) if long else rng.choice(lengths)
+    seqlen_k = rng.choice([1024, 2047, 4096]) if long else rng.choice(lengths)
+    heads_kv = rng.choice([1, 2, 4])
+    window = (-1, -1)
+    causal = False
+    mask_kind = rng.random()
+    if mask_kind < 0.35:
+        causal = True
+    elif mask_kind < 0.55:
+        window = (rng.choice([-1, 0, 16, 100]), rng.choice([-1, 0, 7, 64]))
+    return dict(
+        batch=1 if long else rng.choice([1, 2, 3]),
+        seqlen_q=seqlen_q,
+        seqlen_k=seqlen_k,
+        heads_kv=heads_kv,
+        heads_q=heads_kv * rng.choice([1, 2, 3, 8]),
+        head_dim=rng.choice([32, 64, 96, 128, 192, 256, 40, 72, 136, 8, 248]),
+        dtype=rng.choice([torch.float16, torch.bfloat16]),
+        causal=causal,
+        window=window,
+        softcap=rng.choice([0.0, 0.0, 0.0, 0.0, 20.0]),
+        layout=rng.choice(["contiguous", "contiguous", "heads_first", "padded"]),
+    )
+
+
+def make_tensor(case, seqlen, heads, generator):
+    batch, head_dim = case["batch"], case["head_dim"]
+    if case["layout"] == "heads_first":  # [B, H, S, D] storage seen as [B, S, H, D]
+        data = torch.randn(batch, heads, seqlen, head_dim, generator=generator, device="cuda")
+        return data.to(case["dtype"]).transpose(1, 2)
+    if case["layout"] == "padded":  # rows padded to a larger head stride
+        data = torch.randn(batch, seqlen, heads, head_dim + 16, generator=generator, device="cuda")
+        return data.to(case["dtype"])[..., :head_dim]
+    data = torch.randn(batch, seqlen, heads, head_dim, generator=generator, device="cuda")
+    return data.to(case["dtype"])
+
+
+@pytest.mark.parametrize("seed", range(NUM_CASES))
+def test_forward_matches_reference(seed):
+    case = random_case(seed)
+    generator = torch.Generator(device="cuda").manual_seed(seed)
+    q = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
+    k = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    v = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    options = dict(causal=case["causal"], window=case["window"], softcap=case["softcap"])
+    out, lse = flashattn.attention(q, k, v, return_lse=True, **options)
+
+    exact = reference_attention(q.double(), k.double(), v.double(), **options)
+    naive = reference_attention(q, k, v, **options)
+    rtol = 3.0 if case["softcap"] > 0 else 2.0
+    assert out.dtype == q.dtype and out.shape == q.shape
+    assert_within_tolerance(out, exact, naive, rtol, f"out {case}")
+
+    # LSE: exact in fp64 against the naive low-precision one.
+    def logsumexp(q, k):
+        group = q.shape[2] // k.shape[2]
+        k = k.repeat_interleave(group, dim=2)
+        scale = q.shape[-1] ** -0.5
+        scores = torch.einsum("bihd,bjhd->bhij", q * scale, k)
+        if case["softcap"] > 0:
+            scores = case["softcap"] * torch.tanh(scores / case["softcap"])
+        visible = visibility_mask(q.shape[1], k.shape[1], case["causal"], case["window"])
+        scores = scores.float().masked_fill(~visible.cuda(), float("-inf"))
+        lse = torch.logsumexp(scores.double(), dim=-1)
+        return torch.where(torch.isinf(lse), torch.full_like(lse, float("inf")), lse)
+
+    exact_lse = logsumexp(q.double(), k.double())
+    assert torch.equal(torch.isinf(lse), torch.isinf(exact_lse)), "empty rows must give +inf"
+    finite = ~torch.isinf(exact_lse)
+    assert_within_tolerance(lse[finite], exact_lse[finite], logsumexp(q, k)[finite], rtol,
+                            f"lse {case}")
+
+
+def test_fully_masked_rows_give_zero_and_infinite_lse():
+    q = torch.randn(2, 300, 4, 64, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(2, 100, 4, 64, device="cuda", dtype=torch.bfloat16)
+    out, lse = flashattn.attention(q, k, k, causal=True, return_lse=True)
+    assert (out[:, :200] == 0).all() and torch.isinf(lse[:, :, :200]).all()
+    assert not out.isnan().any() and torch.isfinite(lse[:, :, 200:]).all()
+
+
+def test_repeated_runs_are_bitwise_identical():
+    q, k, v = (torch.randn(3, 777, 8, 128, device="cuda", dtype=torch.float16) for _ in range(3))
+    first = flashattn.attention(q, k, v, causal=True)
+    for _ in range(5):
+        assert torch.equal(flashattn.attention(q, k, v, causal=True), first)
+
+
+def test_more_than_2_to_the_31_elements():
+    # 64-bit offsets: q and out hold more than 2^31 elements (4.3 GB each in bfloat16).
+    q = torch.randn(1, 131100, 128, 128, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(1, 64, 128, 128, device="cuda", dtype=torch.bfloat16)
+    out = flashattn.attention(q, k, k)
+    tail = reference_attention(q[:, -5:].double(), k.double(), k.double())
+    torch.testing.assert_close(out[:, -5:].double(), tail, atol=2e-2, rtol=0)
