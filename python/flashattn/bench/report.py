@@ -64,10 +64,13 @@ def plot(run: dict, path: Path) -> bool:
     rows = (len(panels) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
     unit = "TFLOP/s" if run["device_kind"] == "cuda" else "GFLOP/s"
+    impls = sorted({impl for series in panels.values() for impl in series})
+    colors = {impl: f"C{index}" for index, impl in enumerate(impls)}  # same colour everywhere
     for axis, ((direction, dtype, d, causal), series) in zip(axes.flat, sorted(panels.items())):
         for impl, points in sorted(series.items()):
             points.sort()
-            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=impl)
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=impl,
+                      color=colors[impl])
         axis.set_xscale("log", base=2)
         axis.set_title(f"{direction} {dtype} d{d}{' causal' if causal else ''}")
         axis.set_xlabel("sequence length")
@@ -75,8 +78,8 @@ def plot(run: dict, path: Path) -> bool:
         axis.legend(fontsize=7)
     for axis in list(axes.flat)[len(panels):]:
         axis.axis("off")
-    figure.suptitle(run["device"], fontsize=10)
-    figure.tight_layout()
+    figure.suptitle(f"{run['device']} · {run['date'][:10]} · git {run['git']}", fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
