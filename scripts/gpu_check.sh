@@ -46,7 +46,11 @@ run_sass() {
   done
 }
 
-run_bench() { python -m flashattn.bench --decode --out "$out" --name "${BENCH_NAME:-h100}" "$@"; }
+# BENCH_ARGS narrows the grid, e.g. "--dirs fwd --head-dims 128".
+run_bench() {
+  # shellcheck disable=SC2086
+  python -m flashattn.bench --out "$out" --name "${BENCH_NAME:-h100}" ${BENCH_ARGS:---decode}
+}
 
 for step in "${@:-all}"; do
   case "$step" in

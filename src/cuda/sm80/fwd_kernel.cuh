@@ -12,6 +12,7 @@
 #include "cuda/common/fwd_params.h"
 #include "cuda/ptx/cp_async.cuh"
 #include "cuda/ptx/ldmatrix.cuh"
+#include "cuda/ptx/math.cuh"
 #include "cuda/ptx/mma.cuh"
 #include "cuda/sm80/fwd_config.h"
 #include "cuda/sm80/softmax.cuh"
@@ -132,28 +133,48 @@ __device__ __forceinline__ void multiply_probability_value(
 }
 
 // Raw q.k -> log2-domain score (softcap applied), -inf outside the mask or the sequence.
+// Each option is a uniform branch around its own loop, so the plain path runs one FMUL per
+// score and the mask's 64-bit window arithmetic runs once per row, not per score.
 template <typename Config>
 __device__ __forceinline__ void transform_scores(
     const ForwardParams& params, const ForwardBlock& block, int warp_row, int key_block,
     bool masked, float (&scores)[Config::kRowTiles][Config::kKeyTiles][4]) {
+  constexpr int kScores = Config::kRowTiles * Config::kKeyTiles * 4;
+  float* flat = &scores[0][0][0];
+  if (params.softcap > 0.0f) {
+#pragma unroll
+    for (int i = 0; i < kScores; ++i) {
+      flat[i] = params.softcap_log2 * tanhf(flat[i] * params.softcap_input_scale);
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < kScores; ++i)
+      flat[i] *= params.scale_log2;
+  }
+  if (!masked) return;
   const int lane = threadIdx.x % 32;
+  const std::int64_t block_first_key = static_cast<std::int64_t>(key_block) * Config::kBlockN;
+  // Keys past the sequence end count as invisible too.
+  const std::int64_t keys_in_block = params.seqlen_k - block_first_key;
 #pragma unroll
   for (int t = 0; t < Config::kRowTiles; ++t) {
 #pragma unroll
-    for (int n = 0; n < Config::kKeyTiles; ++n) {
+    for (int h = 0; h < 2; ++h) {
+      const std::int64_t row = block.first_row + warp_row + 16 * t + lane / 4 + 8 * h;
+      // Visible keys of this row as block-local columns [begin, end).
+      const std::int64_t begin = params.window.first_key(row) - block_first_key;
+      const std::int64_t end_window = params.window.last_key(row) + 1 - block_first_key;
+      const int visible_begin = static_cast<int>(begin > 0 ? begin : 0);
+      std::int64_t end = end_window < keys_in_block ? end_window : keys_in_block;
+      end = end < Config::kBlockN ? end : Config::kBlockN;
+      const int visible_end = static_cast<int>(end);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float score = scores[t][n][e];
-        score = params.softcap > 0.0f
-                    ? params.softcap_log2 * tanhf(score * params.softcap_input_scale)
-                    : score * params.scale_log2;
-        if (masked) {
-          const std::int64_t row = block.first_row + warp_row + 16 * t + lane / 4 + 8 * (e / 2);
-          const std::int64_t key = static_cast<std::int64_t>(key_block) * Config::kBlockN + 8 * n +
-                                   2 * (lane % 4) + e % 2;
-          if (key >= params.seqlen_k || !params.window.visible(row, key)) score = -INFINITY;
+      for (int n = 0; n < Config::kKeyTiles; ++n) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int column = 8 * n + 2 * (lane % 4) + e;
+          if (column < visible_begin || column >= visible_end) scores[t][n][2 * h + e] = -INFINITY;
         }
-        scores[t][n][e] = score;
       }
     }
   }

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "cuda/ptx/math.cuh"
+
 namespace flashattn::sm80 {
 
 __device__ __forceinline__ float quad_max(float value) {
@@ -50,7 +52,7 @@ struct OnlineSoftmax {
         // A row that has seen only masked keys keeps max -inf; subtracting 0 instead keeps
         // exp2 at 0 rather than NaN.
         const float reference = new_max == -INFINITY ? 0.0f : new_max;
-        const float correction = exp2f(row_max[t][h] - reference);
+        const float correction = ptx::exp2_approx(row_max[t][h] - reference);
         row_max[t][h] = new_max;
         float sum = row_sum[t][h] * correction;
 #pragma unroll
@@ -62,7 +64,7 @@ struct OnlineSoftmax {
         for (int n = 0; n < KeyTiles; ++n) {
 #pragma unroll
           for (int e = 2 * h; e < 2 * h + 2; ++e) {
-            scores[t][n][e] = exp2f(scores[t][n][e] - reference);
+            scores[t][n][e] = ptx::exp2_approx(scores[t][n][e] - reference);
             sum += scores[t][n][e];
           }
         }
