@@ -132,26 +132,30 @@ __device__ __forceinline__ void multiply_probability_value(
   }
 }
 
-// Raw q.k -> log2-domain score (softcap applied), -inf outside the mask or the sequence.
-// Each option is a uniform branch around its own loop, so the plain path runs one FMUL per
-// score and the mask's 64-bit window arithmetic runs once per row, not per score.
+// Applies the softcap (when on) and sets -inf outside the mask or the sequence. Returns the
+// factor that takes the result to the log2 domain: the softmax folds it into its exp2 FFMA, so
+// the plain path costs nothing here. Each option is a uniform branch around its own loop, and
+// the mask's 64-bit window arithmetic runs once per row, not per score.
 template <typename Config>
-__device__ __forceinline__ void transform_scores(
+__device__ __forceinline__ float transform_scores(
     const ForwardParams& params, const ForwardBlock& block, int warp_row, int key_block,
     bool masked, float (&scores)[Config::kRowTiles][Config::kKeyTiles][4]) {
   constexpr int kScores = Config::kRowTiles * Config::kKeyTiles * 4;
   float* flat = &scores[0][0][0];
+  float score_scale = params.scale_log2;
   if (params.softcap > 0.0f) {
 #pragma unroll
     for (int i = 0; i < kScores; ++i) {
       flat[i] = params.softcap_log2 * tanhf(flat[i] * params.softcap_input_scale);
     }
-  } else {
+    score_scale = 1.0f;
+  } else if (params.scale_log2 <= 0.0f) {  // the max must be taken in a positively scaled domain
 #pragma unroll
     for (int i = 0; i < kScores; ++i)
       flat[i] *= params.scale_log2;
+    score_scale = 1.0f;
   }
-  if (!masked) return;
+  if (!masked) return score_scale;
   const int lane = threadIdx.x % 32;
   const std::int64_t block_first_key = static_cast<std::int64_t>(key_block) * Config::kBlockN;
   // Keys past the sequence end count as invisible too.
@@ -178,6 +182,7 @@ __device__ __forceinline__ void transform_scores(
       }
     }
   }
+  return score_scale;
 }
 
 template <typename Config, typename Element>
@@ -242,24 +247,17 @@ __global__ void __launch_bounds__(Config::kThreads) forward_kernel(const Forward
 
     float scores[Config::kRowTiles][Config::kKeyTiles][4] = {};
     multiply_query_key<Config>(q_tile, k_tile, warp_row, scores);
-    __syncthreads();  // every warp is done with K(n): prefetch K(n - 1) during softmax and PV
-    const bool prefetch = n > block.first_key_block;
-    if (prefetch) {
+    const float score_scale = transform_scores<Config>(params, block, warp_row, n,
+                                                       block.needs_mask<Config>(params, n), scores);
+    ptx::cp_async_wait<0>();
+    __syncthreads();                  // V(n) has landed and every warp is done with K(n)
+    if (n > block.first_key_block) {  // prefetch K(n - 1) behind the softmax and P V
       load_tile_async<KeyValueTile, Config::kThreads>(
           k_tile, key_pointer(params.k, params.k_strides, n - 1), params.k_strides.row,
           key_rows(n - 1), params.head_dim);
       ptx::cp_async_commit();
     }
-    transform_scores<Config>(params, block, warp_row, n, block.needs_mask<Config>(params, n),
-                             scores);
-    softmax.absorb(scores, output);
-
-    if (prefetch) {
-      ptx::cp_async_wait<1>();  // V(n) done; K(n - 1) may still fly
-    } else {
-      ptx::cp_async_wait<0>();
-    }
-    __syncthreads();
+    softmax.absorb(scores, output, score_scale);
     multiply_probability_value<Config>(scores, v_tile, output);
   }
 

@@ -19,9 +19,15 @@ __device__ __forceinline__ float quad_sum(float value) {
   return value + __shfl_xor_sync(0xffffffffu, value, 2);
 }
 
+// The reference max only moves when some row of the warp grew by more than this (log2 units):
+// until then probabilities are exp2(s - stale max) <= 2^8, exact in fp32 sums and in the 16-bit
+// P, and the O rescale (a multiply per output element) is skipped. The final normalisation
+// uses the same reference, so the result does not depend on when it moved.
+inline constexpr float kRescaleThreshold = 8.0f;
+
 template <int RowTiles, int KeyTiles, int DimTiles>
 struct OnlineSoftmax {
-  float row_max[RowTiles][2];  // running max of the scaled (log2-domain) scores, quad-uniform
+  float row_max[RowTiles][2];  // reference max of the log2-domain scores, quad-uniform
   float row_sum[RowTiles][2];  // this thread's part of the running sum; reduced at the end
 
   __device__ __forceinline__ void reset() {
@@ -35,36 +41,56 @@ struct OnlineSoftmax {
     }
   }
 
-  // scores (log2 domain, -inf where masked) -> exp2(s - m_new) in place; the output rows are
-  // rescaled by exp2(m_old - m_new).
+  // scores * score_scale are the log2-domain scores (score_scale > 0; -inf where masked).
+  // Turns them into exp2(score - reference) in place, rescaling O when the reference moves.
   __device__ __forceinline__ void absorb(float (&scores)[RowTiles][KeyTiles][4],
-                                         float (&output)[RowTiles][DimTiles][4]) {
+                                         float (&output)[RowTiles][DimTiles][4],
+                                         float score_scale) {
+    float tile_max[RowTiles][2];
+    bool grows = false;
 #pragma unroll
     for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        float new_max = row_max[t][h];
+        float value = -INFINITY;
 #pragma unroll
         for (int n = 0; n < KeyTiles; ++n) {
-          new_max = fmaxf(new_max, fmaxf(scores[t][n][2 * h], scores[t][n][2 * h + 1]));
+          value = fmaxf(value, fmaxf(scores[t][n][2 * h], scores[t][n][2 * h + 1]));
         }
-        new_max = quad_max(new_max);
-        // A row that has seen only masked keys keeps max -inf; subtracting 0 instead keeps
-        // exp2 at 0 rather than NaN.
-        const float reference = new_max == -INFINITY ? 0.0f : new_max;
-        const float correction = ptx::exp2_approx(row_max[t][h] - reference);
-        row_max[t][h] = new_max;
-        float sum = row_sum[t][h] * correction;
+        tile_max[t][h] = quad_max(value) * score_scale;
+        // -inf - -inf is NaN and compares false: rows that saw nothing do not ask to move.
+        grows |= tile_max[t][h] - row_max[t][h] > kRescaleThreshold;
+      }
+    }
+    if (__any_sync(0xffffffffu, grows)) {
 #pragma unroll
-        for (int d = 0; d < DimTiles; ++d) {
-          output[t][d][2 * h] *= correction;
-          output[t][d][2 * h + 1] *= correction;
+      for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          if (!(tile_max[t][h] > row_max[t][h])) continue;
+          const float correction = ptx::exp2_approx(row_max[t][h] - tile_max[t][h]);  // -inf: 0
+          row_max[t][h] = tile_max[t][h];
+          row_sum[t][h] *= correction;
+#pragma unroll
+          for (int d = 0; d < DimTiles; ++d) {
+            output[t][d][2 * h] *= correction;
+            output[t][d][2 * h + 1] *= correction;
+          }
         }
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        // A row that has seen only masked keys keeps max -inf: subtract 0 so exp2 gives 0.
+        const float reference = row_max[t][h] == -INFINITY ? 0.0f : row_max[t][h];
+        float sum = row_sum[t][h];
 #pragma unroll
         for (int n = 0; n < KeyTiles; ++n) {
 #pragma unroll
           for (int e = 2 * h; e < 2 * h + 2; ++e) {
-            scores[t][n][e] = ptx::exp2_approx(scores[t][n][e] - reference);
+            scores[t][n][e] = ptx::exp2_approx(fmaf(scores[t][n][e], score_scale, -reference));
             sum += scores[t][n][e];
           }
         }
