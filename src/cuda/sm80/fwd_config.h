@@ -5,13 +5,15 @@
 
 namespace flashattn::sm80 {
 
-template <int HeadDim, int BlockM, int BlockN, int Warps>
+template <int HeadDim, int BlockM, int BlockN, int Warps, int MinBlocksPerSm = 1>
 struct ForwardTiles {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;  // query rows per CTA
   static constexpr int kBlockN = BlockN;  // keys per main-loop step
   static constexpr int kWarps = Warps;
   static constexpr int kThreads = Warps * 32;
+  // Resident CTAs per SM the register allocation must allow (__launch_bounds__).
+  static constexpr int kMinBlocksPerSm = MinBlocksPerSm;
   // Warps split the CTA's rows only, so each owns whole score rows: softmax needs no smem.
   static constexpr int kRowsPerWarp = BlockM / Warps;
   static constexpr int kRowTiles = kRowsPerWarp / 16;  // m16 tiles per warp

@@ -201,7 +201,8 @@ __device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock
 }
 
 template <typename Config, typename Element>
-__global__ void __launch_bounds__(Config::kThreads) forward_kernel(const ForwardParams params) {
+__global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
+    forward_kernel(const ForwardParams params) {
   using QueryTile = typename Config::QueryTile;
   using KeyValueTile = typename Config::KeyValueTile;
   extern __shared__ __align__(128) unsigned char shared_memory[];

@@ -11,6 +11,7 @@ template <int Rows, int HeadDim>
 struct SwizzledTile {
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static_assert(HeadDim % 32 == 0, "rows are swizzled in groups of four chunks");
+  static constexpr int kRows = Rows;
   static constexpr int kElements = Rows * HeadDim;
 
   // Element offset of (row, chunk). Rows of 8 or more chunks: one 128-byte line holds one row
