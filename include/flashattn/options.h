@@ -10,7 +10,8 @@ enum class Backend : std::uint8_t {
   automatic,  // the device of the tensors decides: CPU tensors -> cpu, CUDA tensors -> cuda
   cpu,        // tiled, threaded CPU implementation
   reference,  // naive fp64 oracle (materialises one score row at a time); CPU tensors only
-  cuda,       // GPU kernels
+  cuda,       // GPU kernels: the best path for the device
+  cuda_sm80,  // the Ampere-style (mma.sync) kernels, also on Hopper, e.g. to compare the paths
 };
 
 struct Options {

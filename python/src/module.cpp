@@ -32,9 +32,11 @@ DType dtype_of(const Array& array, const char* name) {
       return DType::bfloat16;
     }
   }
-  throw InvalidArgument(name, "expected a float16, bfloat16, float32 or float64 array, got dtype "
-                              "code " + std::to_string(type.code) + " with " +
-                                  std::to_string(type.bits) + " bits");
+  throw InvalidArgument(name,
+                        "expected a float16, bfloat16, float32 or float64 array, got dtype "
+                        "code " +
+                            std::to_string(type.code) + " with " + std::to_string(type.bits) +
+                            " bits");
 }
 
 TensorView view_of(const Array& array, const char* name) {
@@ -50,8 +52,8 @@ TensorView view_of(const Array& array, const char* name) {
                                     std::to_string(array.device_type()));
   }
   if (array.ndim() > static_cast<std::size_t>(TensorView::kMaxRank)) {
-    throw InvalidArgument(name, "expected at most 4 dimensions, got " +
-                                    std::to_string(array.ndim()));
+    throw InvalidArgument(name,
+                          "expected at most 4 dimensions, got " + std::to_string(array.ndim()));
   }
   view.rank = static_cast<int>(array.ndim());
   for (int dim = 0; dim < view.rank; ++dim) {
@@ -66,7 +68,9 @@ flashattn::Backend backend_of(const std::string& name) {
   if (name == "cpu") return flashattn::Backend::cpu;
   if (name == "reference") return flashattn::Backend::reference;
   if (name == "cuda") return flashattn::Backend::cuda;
-  throw InvalidArgument("backend", "expected one of auto, cpu, reference, cuda; got '" + name + "'");
+  if (name == "cuda_sm80") return flashattn::Backend::cuda_sm80;
+  throw InvalidArgument(
+      "backend", "expected one of auto, cpu, reference, cuda, cuda_sm80; got '" + name + "'");
 }
 
 flashattn::Options options_of(std::optional<double> scale, bool causal, std::int64_t window_left,
@@ -131,17 +135,16 @@ NB_MODULE(_C, module) {
 
   module.def("forward", &forward, nb::arg("q"), nb::arg("k"), nb::arg("v"), nb::arg("out"),
              nb::arg("lse"), nb::kw_only(), nb::arg("scale") = nb::none(),
-             nb::arg("causal") = false, nb::arg("window_left") = -1,
-             nb::arg("window_right") = -1, nb::arg("softcap") = 0.0,
-             nb::arg("deterministic") = false, nb::arg("backend") = "auto",
-             nb::arg("num_threads") = 0, nb::arg("stream") = 0,
+             nb::arg("causal") = false, nb::arg("window_left") = -1, nb::arg("window_right") = -1,
+             nb::arg("softcap") = 0.0, nb::arg("deterministic") = false,
+             nb::arg("backend") = "auto", nb::arg("num_threads") = 0, nb::arg("stream") = 0,
              "out, lse <- attention(q, k, v); arrays [B, S, H, D], lse [B, Hq, Sq] float32.");
   module.def("backward", &backward, nb::arg("dout"), nb::arg("q"), nb::arg("k"), nb::arg("v"),
              nb::arg("out"), nb::arg("lse"), nb::arg("dq"), nb::arg("dk"), nb::arg("dv"),
              nb::kw_only(), nb::arg("scale") = nb::none(), nb::arg("causal") = false,
-             nb::arg("window_left") = -1, nb::arg("window_right") = -1,
-             nb::arg("softcap") = 0.0, nb::arg("deterministic") = false,
-             nb::arg("backend") = "auto", nb::arg("num_threads") = 0, nb::arg("stream") = 0,
+             nb::arg("window_left") = -1, nb::arg("window_right") = -1, nb::arg("softcap") = 0.0,
+             nb::arg("deterministic") = false, nb::arg("backend") = "auto",
+             nb::arg("num_threads") = 0, nb::arg("stream") = 0,
              "dq, dk, dv <- gradients of sum(out * dout) given the forward's out and lse.");
   module.def("cuda_available", &flashattn::cuda_available,
              "True when CUDA kernels are compiled in and a GPU is visible.");

@@ -16,6 +16,7 @@ void forward(const TensorView& q, const TensorView& k, const TensorView& v, cons
     case Backend::reference:
       return reference_forward(problem);
     case Backend::cuda:
+    case Backend::cuda_sm80:  // the only CUDA forward so far
       return cuda_forward(problem, stream);
     default:
       return cpu_forward(problem);
@@ -30,6 +31,7 @@ void backward(const TensorView& dout, const TensorView& q, const TensorView& k, 
     case Backend::reference:
       return reference_backward(problem);
     case Backend::cuda:
+    case Backend::cuda_sm80:
       return cuda_backward(problem, stream);
     default:
       return cpu_backward(problem);

@@ -244,6 +244,7 @@ Backend resolve_backend(const Options& options, const TensorView& q) {
       if (on_cuda) fail("backend", "the CPU backends need CPU tensors, got " + to_string(q.device));
       return options.backend;
     case Backend::cuda:
+    case Backend::cuda_sm80:
       if (!on_cuda)
         fail("backend", "the cuda backend needs CUDA tensors, got " + to_string(q.device));
       return options.backend;
@@ -252,7 +253,8 @@ Backend resolve_backend(const Options& options, const TensorView& q) {
 }
 
 void check_backend_dtype(Backend backend, const TensorView& q) {
-  if (backend == Backend::cuda && q.dtype != DType::float16 && q.dtype != DType::bfloat16) {
+  const bool cuda = backend == Backend::cuda || backend == Backend::cuda_sm80;
+  if (cuda && q.dtype != DType::float16 && q.dtype != DType::bfloat16) {
     fail("q", "CUDA tensors must be float16 or bfloat16, got " + std::string(dtype_name(q.dtype)));
   }
 }
