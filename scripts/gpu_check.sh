@@ -3,7 +3,7 @@
 # tests, compute-sanitizer memcheck/racecheck on representative problems, report the kernels'
 # SASS (HMMA count, local-memory traffic) and run the benchmark. Results go to $OUT (or
 # build/gpu-out). Works without scikit-build-core: the extension is built by CMake and put on
-# PYTHONPATH.  Usage: scripts/gpu_check.sh [tests|sanitize|sass|bench|all]...
+# PYTHONPATH.  Usage: scripts/gpu_check.sh [tests|ptx|sanitize|sass|bench|all]...
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -22,6 +22,19 @@ cli="$build/flashattn"
 
 # The GPU-marked tests (the CPU ones run in CI).
 run_tests() { python -m pytest "$repo_root/tests/python" -m gpu -q 2>&1 | tail -5; }
+
+# The PTX wrapper unit tests (GoogleTest; reported, not fatal, when GoogleTest is missing).
+run_ptx_tests() {
+  local tests_build="$repo_root/build/gpu-tests"
+  if cmake -S "$repo_root" -B "$tests_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DFLASHATTN_BUILD_TESTS=ON -DFLASHATTN_BUILD_CLI=OFF -DFLASHATTN_HEAD_DIMS=64 \
+    "-DFLASHATTN_CUDA_ARCHS=$FLASHATTN_CUDA_ARCHS" >/dev/null 2>&1; then
+    cmake --build "$tests_build" -j "$jobs" --target flashattn_ptx_tests >/dev/null
+    "$tests_build/tests/flashattn_ptx_tests" 2>&1 | tail -3
+  else
+    echo "ptx tests: not built (GoogleTest not found)"
+  fi
+}
 
 run_sanitizer() {
   local problems=("--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal"
@@ -55,10 +68,11 @@ run_bench() {
 for step in "${@:-all}"; do
   case "$step" in
     tests) run_tests ;;
+    ptx) run_ptx_tests ;;
     sanitize) run_sanitizer ;;
     sass) run_sass ;;
     bench) run_bench ;;
-    all) run_tests && run_sanitizer && run_sass && run_bench ;;
+    all) run_tests && run_ptx_tests && run_sanitizer && run_sass && run_bench ;;
     *) echo "unknown step $step" >&2 && exit 2 ;;
   esac
 done
