@@ -272,14 +272,16 @@ ScoreParams resolve_score(const Options& options, const AttentionShape& shape) {
 
 }  // namespace
 
-ForwardProblem validate_forward(const TensorView& q, const TensorView& k, const TensorView& v,
-                                const TensorView& out, const TensorView& lse,
-                                const Options& options) {
+namespace {
+
+// The checks and resolution forward and backward share; outputs of the forward are checked
+// by validate_forward, which writes them.
+AttentionProblem validate_common(const TensorView& q, const TensorView& k, const TensorView& v,
+                                 const TensorView& out, const TensorView& lse,
+                                 const Options& options) {
   check_options(options);
-  ForwardProblem problem;
+  AttentionProblem problem;
   problem.shape = check_core(q, k, v, out, lse);
-  check_disjoint("out", out, {{"q", &q}, {"k", &k}, {"v", &v}, {"lse", &lse}});
-  check_disjoint("lse", lse, {{"q", &q}, {"k", &k}, {"v", &v}});
   problem.backend = resolve_backend(options, q);
   check_backend_dtype(problem.backend, q);
   problem.score = resolve_score(options, problem.shape);
@@ -293,13 +295,22 @@ ForwardProblem validate_forward(const TensorView& q, const TensorView& k, const 
   return problem;
 }
 
+}  // namespace
+
+ForwardProblem validate_forward(const TensorView& q, const TensorView& k, const TensorView& v,
+                                const TensorView& out, const TensorView& lse,
+                                const Options& options) {
+  ForwardProblem problem{validate_common(q, k, v, out, lse, options)};
+  check_disjoint("out", out, {{"q", &q}, {"k", &k}, {"v", &v}, {"lse", &lse}});
+  check_disjoint("lse", lse, {{"q", &q}, {"k", &k}, {"v", &v}});
+  return problem;
+}
+
 BackwardProblem validate_backward(const TensorView& dout, const TensorView& q, const TensorView& k,
                                   const TensorView& v, const TensorView& out, const TensorView& lse,
                                   const TensorView& dq, const TensorView& dk, const TensorView& dv,
                                   const Options& options) {
-  check_options(options);
-  BackwardProblem problem;
-  problem.shape = check_core(q, k, v, out, lse);
+  BackwardProblem problem{validate_common(q, k, v, out, lse, options), dout, dq, dk, dv};
   const AttentionShape& shape = problem.shape;
   check_view("dout", dout, 4, "[B, Sq, Hq, D]");
   check_view("dq", dq, 4, "[B, Sq, Hq, D]");
@@ -323,20 +334,6 @@ BackwardProblem validate_backward(const TensorView& dout, const TensorView& q, c
   }
   check_disjoint("dq", dq, {{"dk", &dk}, {"dv", &dv}});
   check_disjoint("dk", dk, {{"dv", &dv}});
-  problem.backend = resolve_backend(options, q);
-  check_backend_dtype(problem.backend, q);
-  problem.score = resolve_score(options, shape);
-  problem.dout = dout;
-  problem.q = q;
-  problem.k = k;
-  problem.v = v;
-  problem.out = out;
-  problem.lse = lse;
-  problem.dq = dq;
-  problem.dk = dk;
-  problem.dv = dv;
-  problem.num_threads = options.num_threads;
-  problem.deterministic = options.deterministic;
   return problem;
 }
 

@@ -28,7 +28,8 @@ struct ScoreParams {
   MaskWindow window{};
 };
 
-struct ForwardProblem {
+// What forward and backward share: the inputs, the forward's outputs and the options.
+struct AttentionProblem {
   AttentionShape shape{};
   ScoreParams score{};
   TensorView q, k, v, out, lse;
@@ -37,13 +38,10 @@ struct ForwardProblem {
   bool deterministic = false;
 };
 
-struct BackwardProblem {
-  AttentionShape shape{};
-  ScoreParams score{};
-  TensorView dout, q, k, v, out, lse, dq, dk, dv;
-  Backend backend = Backend::automatic;
-  int num_threads = 0;
-  bool deterministic = false;
+struct ForwardProblem : AttentionProblem {};
+
+struct BackwardProblem : AttentionProblem {
+  TensorView dout, dq, dk, dv;
 };
 
 }  // namespace flashattn
