@@ -12,8 +12,9 @@ namespace flashattn {
 void cuda_forward(const ForwardProblem& problem, void* stream);
 void cuda_backward(const BackwardProblem& problem, void* stream);
 
-// True when attention kernels were compiled into this build.
+// True when attention kernels were compiled into this build (the forward; and the backward).
 bool cuda_kernels_compiled();
+bool cuda_backward_compiled();
 // Visible CUDA devices; 0 in CPU-only builds or when no driver/GPU is present.
 int cuda_device_count();
 // "cuda (archs 80;90a, head dims 64;128)" or "" for CPU-only builds.

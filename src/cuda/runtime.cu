@@ -19,6 +19,10 @@ bool cuda_kernels_compiled() {
   return true;
 }
 
+bool cuda_backward_compiled() {
+  return false;
+}
+
 int cuda_device_count() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {

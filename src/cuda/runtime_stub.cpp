@@ -22,6 +22,9 @@ void cuda_backward(const BackwardProblem&, void*) {
 bool cuda_kernels_compiled() {
   return false;
 }
+bool cuda_backward_compiled() {
+  return false;
+}
 int cuda_device_count() {
   return 0;
 }

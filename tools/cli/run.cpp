@@ -51,7 +51,12 @@ Backend resolve_backend(const RunConfig& config) {
     case DeviceChoice::cpu:
       return Backend::cpu;
     case DeviceChoice::automatic:
-      return cuda_available() && is_16_bit(config.dtype) ? Backend::cuda : Backend::cpu;
+      // The GPU when it can run everything asked for: 16-bit inputs, and gradients only once
+      // the CUDA backward exists.
+      return cuda_available() && is_16_bit(config.dtype) &&
+                     (!config.backward || cuda_backward_compiled())
+                 ? Backend::cuda
+                 : Backend::cpu;
     case DeviceChoice::cuda:
       break;
   }
