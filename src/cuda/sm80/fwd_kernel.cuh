@@ -11,12 +11,11 @@
 
 #include "cuda/common/fwd_params.h"
 #include "cuda/ptx/cp_async.cuh"
-#include "cuda/ptx/ldmatrix.cuh"
 #include "cuda/ptx/math.cuh"
-#include "cuda/ptx/mma.cuh"
 #include "cuda/sm80/fwd_config.h"
 #include "cuda/sm80/softmax.cuh"
 #include "cuda/sm80/tile_io.cuh"
+#include "cuda/sm80/warp_gemm.cuh"
 
 namespace flashattn::sm80 {
 
@@ -61,75 +60,6 @@ __device__ __forceinline__ const Element* row_pointer(const void* base, const Ro
                                                       int batch, std::int64_t row, int head) {
   return static_cast<const Element*>(base) + batch * strides.batch + row * strides.row +
          head * strides.head;
-}
-
-// S += Q K^T for this warp's rows: ldmatrix from the swizzled tiles, mma over the head dim.
-template <typename Config, typename Element>
-__device__ __forceinline__ void multiply_query_key(
-    const Element* q_tile, const Element* k_tile, int warp_row,
-    float (&scores)[Config::kRowTiles][Config::kKeyTiles][4]) {
-  using QueryTile = typename Config::QueryTile;
-  using KeyTile = typename Config::KeyValueTile;
-  const int lane = threadIdx.x % 32;
-  const int matrix = lane / 8;
-#pragma unroll
-  for (int kk = 0; kk < Config::kHeadDim / 16; ++kk) {
-    std::uint32_t query[Config::kRowTiles][4];
-#pragma unroll
-    for (int t = 0; t < Config::kRowTiles; ++t) {
-      const int row = warp_row + 16 * t + lane % 8 + 8 * (matrix % 2);
-      ptx::ldmatrix_x4(query[t], q_tile + QueryTile::offset(row, 2 * kk + matrix / 2));
-    }
-#pragma unroll
-    for (int np = 0; np < Config::kKeyTiles / 2; ++np) {
-      std::uint32_t key[4];
-      const int key_row = 16 * np + lane % 8 + 8 * (matrix / 2);
-      ptx::ldmatrix_x4(key, k_tile + KeyTile::offset(key_row, 2 * kk + matrix % 2));
-      const std::uint32_t first[2] = {key[0], key[1]};
-      const std::uint32_t second[2] = {key[2], key[3]};
-#pragma unroll
-      for (int t = 0; t < Config::kRowTiles; ++t) {
-        ptx::mma_m16n8k16<Element>(scores[t][2 * np], query[t], first);
-        ptx::mma_m16n8k16<Element>(scores[t][2 * np + 1], query[t], second);
-      }
-    }
-  }
-}
-
-// O += P V with P taken from the score registers (C layout of two n8 tiles = one A fragment).
-template <typename Config, typename Element>
-__device__ __forceinline__ void multiply_probability_value(
-    const float (&probabilities)[Config::kRowTiles][Config::kKeyTiles][4], const Element* v_tile,
-    float (&output)[Config::kRowTiles][Config::kDimTiles][4]) {
-  using ValueTile = typename Config::KeyValueTile;
-  const int lane = threadIdx.x % 32;
-  const int matrix = lane / 8;
-#pragma unroll
-  for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
-    std::uint32_t probability[Config::kRowTiles][4];
-#pragma unroll
-    for (int t = 0; t < Config::kRowTiles; ++t) {
-      const float(&left)[4] = probabilities[t][2 * kk];
-      const float(&right)[4] = probabilities[t][2 * kk + 1];
-      probability[t][0] = ptx::pack2<Element>(left[0], left[1]);
-      probability[t][1] = ptx::pack2<Element>(left[2], left[3]);
-      probability[t][2] = ptx::pack2<Element>(right[0], right[1]);
-      probability[t][3] = ptx::pack2<Element>(right[2], right[3]);
-    }
-#pragma unroll
-    for (int dp = 0; dp < Config::kDimTiles / 2; ++dp) {
-      std::uint32_t value[4];
-      const int key_row = 16 * kk + lane % 8 + 8 * (matrix % 2);
-      ptx::ldmatrix_x4_trans(value, v_tile + ValueTile::offset(key_row, 2 * dp + matrix / 2));
-      const std::uint32_t first[2] = {value[0], value[1]};
-      const std::uint32_t second[2] = {value[2], value[3]};
-#pragma unroll
-      for (int t = 0; t < Config::kRowTiles; ++t) {
-        ptx::mma_m16n8k16<Element>(output[t][2 * dp], probability[t], first);
-        ptx::mma_m16n8k16<Element>(output[t][2 * dp + 1], probability[t], second);
-      }
-    }
-  }
 }
 
 // Applies the softcap (when on) and sets -inf outside the mask or the sequence. Returns the
@@ -247,7 +177,7 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     ptx::cp_async_commit();
 
     float scores[Config::kRowTiles][Config::kKeyTiles][4] = {};
-    multiply_query_key<Config>(q_tile, k_tile, warp_row, scores);
+    gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, k_tile, 0, scores);
     const float score_scale = transform_scores<Config>(params, block, warp_row, n,
                                                        block.needs_mask<Config>(params, n), scores);
     ptx::cp_async_wait<0>();
@@ -259,7 +189,7 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
       ptx::cp_async_commit();
     }
     softmax.absorb(scores, output, score_scale);
-    multiply_probability_value<Config>(scores, v_tile, output);
+    gemm_pb<KeyValueTile>(scores, v_tile, 0, 0, output);
   }
 
   // Epilogue: normalise, write the LSE, stage O in the Q tile (each warp its own rows), store.
