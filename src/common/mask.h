@@ -28,6 +28,19 @@ struct MaskWindow {
     const std::int64_t last = i + diagonal_offset + right;
     return last < seqlen_k - 1 ? last : seqlen_k - 1;
   }
+  // The inverse, for a key j in [0, Sk): the first and last query rows that see it (first >
+  // last: no row sees it).
+  FLASHATTN_HOST_DEVICE std::int64_t first_query(std::int64_t j) const {
+    if (right < 0) return 0;
+    const std::int64_t first = j - diagonal_offset - right;
+    return first > 0 ? first : 0;
+  }
+  FLASHATTN_HOST_DEVICE std::int64_t last_query(std::int64_t j, std::int64_t seqlen_q) const {
+    if (left < 0) return seqlen_q - 1;
+    const std::int64_t last = j - diagonal_offset + left;
+    return last < seqlen_q - 1 ? last : seqlen_q - 1;
+  }
+
   FLASHATTN_HOST_DEVICE bool visible(std::int64_t i, std::int64_t j) const {
     return j >= first_key(i) && j <= last_key(i);
   }

@@ -18,10 +18,7 @@ def test_cuda_forward_backward(dtype):
         pytest.skip("no CUDA kernels in this build yet")
     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
     out = flashattn.attention(*leaves, causal=True)
-    try:
-        out.backward(dout)
-    except NotImplementedError as error:
-        pytest.skip(f"CUDA backward: {error}")
+    out.backward(dout)
     exact = [t.double().requires_grad_() for t in (q, k, v)]
     ref = sdpa_attention(*exact, causal=True)
     ref.backward(dout.double())

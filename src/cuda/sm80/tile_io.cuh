@@ -5,10 +5,20 @@
 
 #include <cstdint>
 
+#include "cuda/common/fwd_params.h"
 #include "cuda/ptx/cp_async.cuh"
+#include "cuda/ptx/mma.cuh"
 #include "cuda/sm80/smem_layout.cuh"
 
 namespace flashattn::sm80 {
+
+// Row `row` of head `head` in batch `batch` of a [B, S, H, D] tensor (64-bit offsets).
+template <typename Element>
+__device__ __forceinline__ const Element* row_pointer(const void* base, const RowStrides& strides,
+                                                      int batch, std::int64_t row, int head) {
+  return static_cast<const Element*>(base) + batch * strides.batch + row * strides.row +
+         head * strides.head;
+}
 
 // Issues cp.async for rows [0, valid_rows) of a tile whose row r starts at base + r * row_stride.
 // Each thread keeps one column chunk and walks down the tile kRowsPerPass rows at a time, so
@@ -51,6 +61,33 @@ __device__ __forceinline__ void store_tile(const Element* tile, Element* base,
     if (row < valid_rows && chunk * 8 < head_dim) {
       *reinterpret_cast<uint4*>(base + row * row_stride + chunk * 8) =
           *reinterpret_cast<const uint4*>(tile + Tile::offset(row, chunk));
+    }
+  }
+}
+
+// Stores a warp's fp32 C fragments (times `scale`) as 16-bit rows: fragment row r of tile t is
+// row first_row + 16 t + r of a block whose row i starts at base + i * row_stride; rows from
+// valid_rows on and columns from head_dim on are skipped. Each quad writes 16 contiguous bytes.
+template <typename Element, int RowTiles, int ColumnTiles>
+__device__ __forceinline__ void store_fragment_rows(const float (&acc)[RowTiles][ColumnTiles][4],
+                                                    float scale, Element* base,
+                                                    std::int64_t row_stride, int first_row,
+                                                    int valid_rows, int head_dim) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = first_row + 16 * t + lane / 4 + 8 * h;
+      if (row >= valid_rows) continue;
+#pragma unroll
+      for (int c = 0; c < ColumnTiles; ++c) {
+        const int column = 8 * c + 2 * (lane % 4);
+        if (column < head_dim) {
+          *reinterpret_cast<std::uint32_t*>(base + row * row_stride + column) =
+              ptx::pack2<Element>(acc[t][c][2 * h] * scale, acc[t][c][2 * h + 1] * scale);
+        }
+      }
     }
   }
 }

@@ -1,0 +1,416 @@
+// The sm80 backward kernel: one CTA per (key block, KV head, batch). K and V stay in shared
+// memory; the CTA walks every query block of every query head of its group that sees its keys,
+// recomputing P from Q, K and the saved LSE:
+//   Sᵀ = K Qᵀ,  Pᵀ = exp2(Sᵀ·scale·log2 e − LSE·log2 e),  dV += Pᵀ dO,
+//   dPᵀ = V dOᵀ,  dSᵀ = Pᵀ ∘ (dPᵀ − delta),  dK += dSᵀ Q,  dQ += dS K (fp32 atomics; in
+//   deterministic mode dQ comes from bwd_dq_kernel.cuh instead, in a fixed order).
+// dK and dV are sums over the whole group, held in registers and written once: no atomics.
+// Scale (and the softcap derivative) are applied to dK here and to dQ by the convert kernel.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "cuda/common/bwd_params.h"
+#include "cuda/ptx/cp_async.cuh"
+#include "cuda/ptx/math.cuh"
+#include "cuda/ptx/mma.cuh"
+#include "cuda/sm80/bwd_config.h"
+#include "cuda/sm80/tile_io.cuh"
+#include "cuda/sm80/warp_gemm.cuh"
+
+namespace flashattn::sm80 {
+
+// Where this CTA works: its keys and the query blocks that see them.
+struct BackwardBlock {
+  int batch, kv_head, first_key, keys, first_query_block, query_blocks;
+
+  template <typename Config>
+  __device__ static BackwardBlock locate(const BackwardParams& params) {
+    BackwardBlock block;
+    const int key_blocks = (params.seqlen_k + Config::kBlockN - 1) / Config::kBlockN;
+    // Early key blocks first: under a causal mask they see the most queries.
+    const int key_block = static_cast<int>(blockIdx.x % key_blocks);
+    const int batch_head = static_cast<int>(blockIdx.x / key_blocks);
+    block.kv_head = batch_head % params.heads_kv;
+    block.batch = batch_head / params.heads_kv;
+    block.first_key = key_block * Config::kBlockN;
+    block.keys = min(Config::kBlockN, params.seqlen_k - block.first_key);
+    // The rows that see some key of the block form one range (both ends grow with the key).
+    const auto first_query = params.window.first_query(block.first_key);
+    const auto last_query =
+        params.window.last_query(block.first_key + block.keys - 1, params.seqlen_q);
+    block.first_query_block = static_cast<int>(first_query / Config::kBlockM);
+    block.query_blocks =
+        last_query >= first_query
+            ? static_cast<int>(last_query / Config::kBlockM) + 1 - block.first_query_block
+            : 0;
+    return block;
+  }
+
+  // True when some (row, key) of the tile is masked or some key is past the sequence end
+  // (zero-filled keys would still get P = exp2(-LSE) otherwise).
+  template <typename Config>
+  __device__ bool needs_mask(const BackwardParams& params, int query_block) const {
+    const std::int64_t first_row = static_cast<std::int64_t>(query_block) * Config::kBlockM;
+    const std::int64_t end_row = first_row + Config::kBlockM;
+    const std::int64_t last_row = (end_row < params.seqlen_q ? end_row : params.seqlen_q) - 1;
+    return keys < Config::kBlockN || params.window.first_key(last_row) > first_key ||
+           params.window.last_key(first_row) < first_key + Config::kBlockN - 1;
+  }
+};
+
+// One step of the walk: a query block of one query head, and the buffers it was loaded into.
+struct QueryStep {
+  int head, first_row, rows, stage;
+  bool masked;
+};
+
+template <typename Config, typename Element>
+struct BackwardSmem {
+  using QueryTile = typename Config::QueryTile;
+  using KeyValueTile = typename Config::KeyValueTile;
+  using ScoreTile = typename Config::ScoreTile;
+  Element* key;
+  Element* value;
+  Element* score_grad;  // dSᵀ [key][query]; under softcap it first parks 1 - tanh² (fp16)
+  Element* queries;     // kQueryStages Q tiles, then kQueryStages dO tiles
+  float* row_stats;     // kQueryStages LSE·log2 e rows, then kQueryStages delta rows
+
+  __device__ explicit BackwardSmem(unsigned char* base)
+      : key(reinterpret_cast<Element*>(base)),
+        value(key + KeyValueTile::kElements),
+        score_grad(value + KeyValueTile::kElements),
+        queries(score_grad + ScoreTile::kElements),
+        row_stats(
+            reinterpret_cast<float*>(queries + 2 * Config::kQueryStages * QueryTile::kElements)) {}
+
+  // Indexed arithmetically: a runtime index into an array of pointers would go to local memory.
+  __device__ Element* query(int stage) const { return queries + stage * QueryTile::kElements; }
+  __device__ Element* dout(int stage) const {
+    return queries + (Config::kQueryStages + stage) * QueryTile::kElements;
+  }
+  __device__ float* lse_log2(int stage) const { return row_stats + stage * Config::kBlockM; }
+  __device__ float* delta(int stage) const {
+    return row_stats + (Config::kQueryStages + stage) * Config::kBlockM;
+  }
+};
+
+template <typename Config>
+__device__ __forceinline__ QueryStep query_step(const BackwardParams& params,
+                                                const BackwardBlock& block, int index) {
+  QueryStep step;
+  const int query_block = block.first_query_block + index % block.query_blocks;
+  step.head = block.kv_head * params.group_size + index / block.query_blocks;
+  step.first_row = query_block * Config::kBlockM;
+  step.rows = min(Config::kBlockM, params.seqlen_q - step.first_row);
+  step.stage = index % Config::kQueryStages;
+  step.masked = block.needs_mask<Config>(params, query_block);
+  return step;
+}
+
+template <typename Config, typename Element>
+__device__ __forceinline__ void load_query_block(const BackwardParams& params,
+                                                 const BackwardBlock& block,
+                                                 const BackwardSmem<Config, Element>& smem,
+                                                 const QueryStep& step) {
+  using QueryTile = typename Config::QueryTile;
+  load_tile_async<QueryTile, Config::kThreads>(
+      smem.query(step.stage),
+      row_pointer<Element>(params.q, params.q_strides, block.batch, step.first_row, step.head),
+      params.q_strides.row, step.rows, params.head_dim);
+  load_tile_async<QueryTile, Config::kThreads>(
+      smem.dout(step.stage),
+      row_pointer<Element>(params.dout, params.dout_strides, block.batch, step.first_row,
+                           step.head),
+      params.dout_strides.row, step.rows, params.head_dim);
+  // The workspace rows are padded, so whole 16-byte pieces are always in bounds.
+  const std::int64_t row = (static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
+                               params.padded_seqlen_q +
+                           step.first_row + 4 * threadIdx.x;
+  if (threadIdx.x < Config::kBlockM / 4) {
+    ptx::cp_async_16(smem.lse_log2(step.stage) + 4 * threadIdx.x, params.lse_log2 + row, true);
+    ptx::cp_async_16(smem.delta(step.stage) + 4 * threadIdx.x, params.delta + row, true);
+  }
+  ptx::cp_async_commit();
+}
+
+// Pᵀ of this warp's keys against the step's queries: Sᵀ = K Qᵀ, softcap, exp2 against the
+// saved LSE (rows past the sequence and rows that see nothing have LSE +inf: P = 0), masked
+// entries zeroed afterwards (so a negative scale cannot turn -inf into +inf). Under softcap
+// 1 - tanh² waits in this warp's rows of the dSᵀ tile, as fp16, until dS is formed.
+template <typename Config, typename Element>
+__device__ __forceinline__ void compute_probabilities(
+    const BackwardParams& params, const BackwardBlock& block,
+    const BackwardSmem<Config, Element>& smem, const QueryStep& step, int warp_key_row,
+    float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
+  using ScoreTile = typename Config::ScoreTile;
+  gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
+      smem.key, warp_key_row, smem.query(step.stage), 0, p);
+  const int lane = threadIdx.x % 32;
+  float score_scale = params.scale_log2;
+  if (params.softcap > 0.0f) {
+#pragma unroll
+    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+      for (int n = 0; n < Config::kQueryTiles; ++n) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float first = tanhf(p[t][n][2 * h] * params.softcap_input_scale);
+          const float second = tanhf(p[t][n][2 * h + 1] * params.softcap_input_scale);
+          p[t][n][2 * h] = params.softcap_log2 * first;
+          p[t][n][2 * h + 1] = params.softcap_log2 * second;
+          const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
+          *reinterpret_cast<__half2*>(smem.score_grad + ScoreTile::offset(row, n) +
+                                      2 * (lane % 4)) =
+              __floats2half2_rn(1.0f - first * first, 1.0f - second * second);
+        }
+      }
+    }
+    score_scale = 1.0f;
+  }
+  const float* lse_log2 = smem.lse_log2(step.stage);
+#pragma unroll
+  for (int n = 0; n < Config::kQueryTiles; ++n) {
+    const float2 lse = *reinterpret_cast<const float2*>(lse_log2 + 8 * n + 2 * (lane % 4));
+#pragma unroll
+    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        p[t][n][2 * h] = ptx::exp2_approx(fmaf(p[t][n][2 * h], score_scale, -lse.x));
+        p[t][n][2 * h + 1] = ptx::exp2_approx(fmaf(p[t][n][2 * h + 1], score_scale, -lse.y));
+      }
+    }
+  }
+  if (!step.masked) return;
+  const std::int64_t warp_first_key = block.first_key + warp_key_row;
+#pragma unroll
+  for (int n = 0; n < Config::kQueryTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const std::int64_t row = step.first_row + 8 * n + 2 * (lane % 4) + e;
+      // This row's visible keys as warp-local key rows [begin, end).
+      const std::int64_t begin = params.window.first_key(row) - warp_first_key;
+      const std::int64_t end = params.window.last_key(row) + 1 - warp_first_key;
+#pragma unroll
+      for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int key_row = 16 * t + lane / 4 + 8 * h;
+          if (key_row < begin || key_row >= end) p[t][n][2 * h + e] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// dSᵀ = Pᵀ ∘ (dPᵀ − delta) with dPᵀ = V dOᵀ, times 1 - tanh² under softcap; built in `ds`.
+template <typename Config, typename Element>
+__device__ __forceinline__ void compute_score_grad(
+    const BackwardParams& params, const BackwardSmem<Config, Element>& smem, const QueryStep& step,
+    int warp_key_row, const float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4],
+    float (&ds)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
+  using ScoreTile = typename Config::ScoreTile;
+  gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
+      smem.value, warp_key_row, smem.dout(step.stage), 0, ds);
+  const int lane = threadIdx.x % 32;
+  const float* delta = smem.delta(step.stage);
+#pragma unroll
+  for (int n = 0; n < Config::kQueryTiles; ++n) {
+    const float2 row_delta = *reinterpret_cast<const float2*>(delta + 8 * n + 2 * (lane % 4));
+#pragma unroll
+    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        ds[t][n][2 * h] = p[t][n][2 * h] * (ds[t][n][2 * h] - row_delta.x);
+        ds[t][n][2 * h + 1] = p[t][n][2 * h + 1] * (ds[t][n][2 * h + 1] - row_delta.y);
+      }
+    }
+  }
+  if (params.softcap > 0.0f) {
+#pragma unroll
+    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+      for (int n = 0; n < Config::kQueryTiles; ++n) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
+          const float2 derivative = __half22float2(*reinterpret_cast<const __half2*>(
+              smem.score_grad + ScoreTile::offset(row, n) + 2 * (lane % 4)));
+          ds[t][n][2 * h] *= derivative.x;
+          ds[t][n][2 * h + 1] *= derivative.y;
+        }
+      }
+    }
+  }
+}
+
+// Each warp parks its rows of dSᵀ (16-bit, the same rounding dK used) in shared memory.
+template <typename Config, typename Element>
+__device__ __forceinline__ void store_score_grad(
+    const BackwardSmem<Config, Element>& smem, int warp_key_row,
+    const float (&ds)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
+  using ScoreTile = typename Config::ScoreTile;
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+    for (int n = 0; n < Config::kQueryTiles; ++n) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
+        *reinterpret_cast<std::uint32_t*>(smem.score_grad + ScoreTile::offset(row, n) +
+                                          2 * (lane % 4)) =
+            ptx::pack2<Element>(ds[t][n][2 * h], ds[t][n][2 * h + 1]);
+      }
+    }
+  }
+}
+
+// dQ += dS K for the step's rows, from the dSᵀ tile (every warp's keys): warps split the rows
+// and the head dim and add their fp32 partials to the workspace.
+template <typename Config, typename Element>
+__device__ __forceinline__ void accumulate_query_grad(const BackwardParams& params,
+                                                      const BackwardBlock& block,
+                                                      const BackwardSmem<Config, Element>& smem,
+                                                      const QueryStep& step) {
+  constexpr int kRowTiles = Config::kDqRowTiles;
+  constexpr int kColumnTiles = Config::kDqChunkColumns / 8;
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int warp_row = warp % Config::kDqRowWarps * (16 * kRowTiles);
+  const int warp_column = warp / Config::kDqRowWarps * Config::kDqWarpColumns;
+  float* accum =
+      params.dq_accum + ((static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
+                             params.padded_seqlen_q +
+                         step.first_row) *
+                            params.kernel_head_dim;
+#pragma unroll
+  for (int chunk = 0; chunk < Config::kDqWarpColumns; chunk += Config::kDqChunkColumns) {
+    float partial[kRowTiles][kColumnTiles][4] = {};
+    gemm_atb<Config::kBlockN / 16, typename Config::ScoreTile, typename Config::KeyValueTile>(
+        smem.score_grad, 0, warp_row, smem.key, 0, warp_column + chunk, partial);
+#pragma unroll
+    for (int t = 0; t < kRowTiles; ++t) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = warp_row + 16 * t + lane / 4 + 8 * h;
+        if (row >= step.rows) continue;
+#pragma unroll
+        for (int c = 0; c < kColumnTiles; ++c) {
+          float* target =
+              accum + row * params.kernel_head_dim + warp_column + chunk + 8 * c + 2 * (lane % 4);
+          atomicAdd(target, partial[t][c][2 * h]);
+          atomicAdd(target + 1, partial[t][c][2 * h + 1]);
+        }
+      }
+    }
+  }
+}
+
+struct NoGradient {};
+
+// One walk over the block's query steps. kValueGrad: dV += Pᵀ dO. kKeyGrad: dK += dSᵀ Q and
+// dQ += dS K. Q, dO, LSE and delta of the next step load behind this one's work: for the whole
+// step with two stages, behind dQ += dS K with one.
+template <typename Config, typename Element, bool kValueGrad, bool kKeyGrad, typename ValueGrad,
+          typename KeyGrad>
+__device__ __forceinline__ void backward_pass(const BackwardParams& params,
+                                              const BackwardBlock& block,
+                                              const BackwardSmem<Config, Element>& smem,
+                                              ValueGrad& value_grad, KeyGrad& key_grad) {
+  using QueryTile = typename Config::QueryTile;
+  const int steps = block.query_blocks * params.group_size;
+  if (steps == 0) return;
+  const int warp_key_row = threadIdx.x / 32 * Config::kKeysPerWarp;
+  __syncthreads();  // a previous pass is done with the query buffers
+  load_query_block(params, block, smem, query_step<Config>(params, block, 0));
+  for (int index = 0; index < steps; ++index) {
+    const QueryStep step = query_step<Config>(params, block, index);
+    const bool has_next = index + 1 < steps;
+    const auto load_next = [&] {
+      if (has_next)
+        load_query_block(params, block, smem, query_step<Config>(params, block, index + 1));
+    };
+    ptx::cp_async_wait<0>();
+    __syncthreads();  // this step's tiles landed; every warp is done with the previous step
+    if constexpr (Config::kQueryStages == 2) load_next();
+
+    float p[Config::kKeyRowTiles][Config::kQueryTiles][4] = {};
+    compute_probabilities<Config>(params, block, smem, step, warp_key_row, p);
+    if constexpr (kValueGrad) gemm_pb<QueryTile>(p, smem.dout(step.stage), 0, 0, value_grad);
+    if constexpr (kKeyGrad) {
+      float ds[Config::kKeyRowTiles][Config::kQueryTiles][4] = {};
+      compute_score_grad<Config>(params, smem, step, warp_key_row, p, ds);
+      gemm_pb<QueryTile>(ds, smem.query(step.stage), 0, 0, key_grad);
+      const bool query_grad = !params.deterministic;  // else the dQ kernel computes dQ
+      if (query_grad) store_score_grad<Config>(smem, warp_key_row, ds);
+      __syncthreads();  // dSᵀ complete; every warp is done with this step's Q and dO
+      if constexpr (Config::kQueryStages == 1) load_next();
+      if (query_grad) accumulate_query_grad<Config>(params, block, smem, step);
+    } else if constexpr (Config::kQueryStages == 1) {
+      __syncthreads();  // every warp is done with this step's Q and dO
+      load_next();
+    }
+  }
+}
+
+// Writes this warp's key rows of dK or dV (times `scale`) straight from the accumulator.
+template <typename Element, typename Gradient>
+__device__ __forceinline__ void store_key_rows(const BackwardParams& params,
+                                               const BackwardBlock& block, int warp_key_row,
+                                               const Gradient& grad, void* base,
+                                               const RowStrides& strides, float scale) {
+  store_fragment_rows(grad, scale,
+                      const_cast<Element*>(row_pointer<Element>(base, strides, block.batch,
+                                                                block.first_key, block.kv_head)),
+                      strides.row, warp_key_row, block.keys, params.head_dim);
+}
+
+template <typename Config, typename Element>
+__global__ void __launch_bounds__(Config::kThreads, 1)
+    backward_kernel(const BackwardParams params) {
+  using KeyValueTile = typename Config::KeyValueTile;
+  extern __shared__ __align__(128) unsigned char shared_memory[];
+  const BackwardSmem<Config, Element> smem(shared_memory);
+  const BackwardBlock block = BackwardBlock::locate<Config>(params);
+  // K and V stay for the whole walk (the first step's wait covers them). A block no query
+  // sees walks nothing and writes zero dK and dV.
+  load_tile_async<KeyValueTile, Config::kThreads>(
+      smem.key,
+      row_pointer<Element>(params.k, params.k_strides, block.batch, block.first_key, block.kv_head),
+      params.k_strides.row, block.keys, params.head_dim);
+  load_tile_async<KeyValueTile, Config::kThreads>(
+      smem.value,
+      row_pointer<Element>(params.v, params.v_strides, block.batch, block.first_key, block.kv_head),
+      params.v_strides.row, block.keys, params.head_dim);
+  ptx::cp_async_commit();
+  const int warp_key_row = threadIdx.x / 32 * Config::kKeysPerWarp;
+  using Gradient = float[Config::kKeyRowTiles][Config::kDimTiles][4];
+  if constexpr (Config::kSeparateValuePass) {
+    NoGradient none;
+    {
+      Gradient value_grad = {};
+      backward_pass<Config, Element, true, false>(params, block, smem, value_grad, none);
+      store_key_rows<Element>(params, block, warp_key_row, value_grad, params.dv, params.dv_strides,
+                              1.0f);
+    }
+    Gradient key_grad = {};
+    backward_pass<Config, Element, false, true>(params, block, smem, none, key_grad);
+    store_key_rows<Element>(params, block, warp_key_row, key_grad, params.dk, params.dk_strides,
+                            params.scale);
+  } else {
+    Gradient value_grad = {};
+    Gradient key_grad = {};
+    backward_pass<Config, Element, true, true>(params, block, smem, value_grad, key_grad);
+    store_key_rows<Element>(params, block, warp_key_row, value_grad, params.dv, params.dv_strides,
+                            1.0f);
+    store_key_rows<Element>(params, block, warp_key_row, key_grad, params.dk, params.dk_strides,
+                            params.scale);
+  }
+  ptx::cp_async_wait<0>();  // a walk of no steps leaves the K/V copies in flight
+}
+
+}  // namespace flashattn::sm80
