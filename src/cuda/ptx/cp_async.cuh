@@ -16,6 +16,13 @@ __device__ __forceinline__ void cp_async_16(void* shared_destination, const void
       "l"(global_source), "r"(valid ? 16 : 0));
 }
 
+// Copies 16 bytes: the unpredicated form, for copies known to be in range.
+__device__ __forceinline__ void cp_async_16(void* shared_destination, const void* global_source) {
+  asm volatile(
+      "cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(shared_destination)),
+      "l"(global_source));
+}
+
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::);
 }

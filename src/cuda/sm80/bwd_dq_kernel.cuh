@@ -99,8 +99,8 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     float p[kRowTiles][kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, key_tile(stage), 0,
                                                              p);
-    const float score_scale = transform_scores<Config>(params, block, warp_row, n,
-                                                       block.needs_mask<Config>(params, n), p);
+    const float score_scale =
+        transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), p);
     // Under softcap the scores are softcap·log2(e)·tanh: 1 − tanh² from them, before the exp
     // (masked -inf entries clamp to tanh = ±1, derivative 0).
     float derivative[kRowTiles][kKeyTiles][4];

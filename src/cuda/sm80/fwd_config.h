@@ -32,7 +32,7 @@ struct ForwardConfig;
 template <>
 struct ForwardConfig<32> : ForwardTiles<32, 128, 128, 4> {};
 template <>
-struct ForwardConfig<64> : ForwardTiles<64, 128, 64, 4> {};
+struct ForwardConfig<64> : ForwardTiles<64, 128, 128, 4> {};
 template <>
 struct ForwardConfig<96> : ForwardTiles<96, 128, 64, 4> {};
 template <>

@@ -58,15 +58,25 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     return row_pointer<Element>(base, strides, block.batch,
                                 static_cast<std::int64_t>(n) * Config::kBlockN, block.kv_head);
   };
+  // Whole key blocks at the full head dim (all but a ragged last one) skip the bounds checks.
+  const bool full_width = params.head_dim == Config::kHeadDim;
+  const auto load_key_block = [&](Element* tile, const void* base, const RowStrides& strides,
+                                  int n) {
+    const Element* source = key_pointer(base, strides, n);
+    if (full_width && key_rows(n) == Config::kBlockN) {
+      load_full_tile_async<KeyValueTile, Config::kThreads>(tile, source, strides.row);
+    } else {
+      load_tile_async<KeyValueTile, Config::kThreads>(tile, source, strides.row, key_rows(n),
+                                                      params.head_dim);
+    }
+  };
 
   load_tile_async<QueryTile, Config::kThreads>(
       q_tile,
       row_pointer<Element>(params.q, params.q_strides, block.batch, block.first_row, block.head),
       params.q_strides.row, block.rows, params.head_dim);
   int n = block.end_key_block - 1;
-  load_tile_async<KeyValueTile, Config::kThreads>(
-      k_tile, key_pointer(params.k, params.k_strides, n), params.k_strides.row, key_rows(n),
-      params.head_dim);
+  load_key_block(k_tile, params.k, params.k_strides, n);
   ptx::cp_async_commit();
 
   float output[Config::kRowTiles][Config::kDimTiles][4] = {};
@@ -76,21 +86,17 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   for (; n >= block.first_key_block; --n) {
     ptx::cp_async_wait<0>();
     __syncthreads();  // K(n) has landed and every warp is done with V(n + 1)
-    load_tile_async<KeyValueTile, Config::kThreads>(
-        v_tile, key_pointer(params.v, params.v_strides, n), params.v_strides.row, key_rows(n),
-        params.head_dim);
+    load_key_block(v_tile, params.v, params.v_strides, n);
     ptx::cp_async_commit();
 
     float scores[Config::kRowTiles][Config::kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, k_tile, 0, scores);
-    const float score_scale = transform_scores<Config>(params, block, warp_row, n,
-                                                       block.needs_mask<Config>(params, n), scores);
+    const float score_scale =
+        transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
     ptx::cp_async_wait<0>();
     __syncthreads();                  // V(n) has landed and every warp is done with K(n)
     if (n > block.first_key_block) {  // prefetch K(n - 1) behind the softmax and P V
-      load_tile_async<KeyValueTile, Config::kThreads>(
-          k_tile, key_pointer(params.k, params.k_strides, n - 1), params.k_strides.row,
-          key_rows(n - 1), params.head_dim);
+      load_key_block(k_tile, params.k, params.k_strides, n - 1);
       ptx::cp_async_commit();
     }
     softmax.absorb(scores, output, score_scale);

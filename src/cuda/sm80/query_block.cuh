@@ -13,6 +13,9 @@ namespace flashattn::sm80 {
 // Where this CTA works: its rows, heads and the key blocks its rows can see.
 struct ForwardBlock {
   int batch, head, kv_head, first_row, rows, first_key_block, end_key_block;
+  // Key blocks [first_unmasked_block, end_unmasked_block) are whole, inside the sequence and
+  // visible to every row of the block: they skip the mask.
+  int first_unmasked_block, end_unmasked_block;
 
   template <typename Config>
   __device__ static ForwardBlock locate(const ForwardParams& params) {
@@ -32,17 +35,23 @@ struct ForwardBlock {
     block.end_key_block = key_end > key_begin
                               ? static_cast<int>((key_end + Config::kBlockN - 1) / Config::kBlockN)
                               : block.first_key_block;
+    // Block n is unmasked iff n Bn >= first_key(last row) and (n + 1) Bn - 1 <= last_key(first
+    // row), seqlen_k - 1. Computed once here, so the per-block test is two integer compares.
+    const std::int64_t unmasked_begin =
+        (params.window.first_key(block.first_row + block.rows - 1) + Config::kBlockN - 1) /
+        Config::kBlockN;
+    const std::int64_t visible_end = params.window.last_key(block.first_row) + 1;
+    // Truncating division: a negative visible_end gives an end <= 0, which leaves no block.
+    const std::int64_t unmasked_end =
+        (visible_end < params.seqlen_k ? visible_end : params.seqlen_k) / Config::kBlockN;
+    block.first_unmasked_block = static_cast<int>(unmasked_begin);
+    block.end_unmasked_block = static_cast<int>(unmasked_end > 0 ? unmasked_end : 0);
     return block;
   }
 
   // True when some (row, key) of key block n is masked or past the sequence end.
-  template <typename Config>
-  __device__ bool needs_mask(const ForwardParams& params, int n) const {
-    const std::int64_t first_key = static_cast<std::int64_t>(n) * Config::kBlockN;
-    const std::int64_t last_key = first_key + Config::kBlockN - 1;
-    return last_key >= params.seqlen_k ||
-           params.window.first_key(first_row + rows - 1) > first_key ||
-           params.window.last_key(first_row) < last_key;
+  __device__ bool needs_mask(int n) const {
+    return n < first_unmasked_block || n >= end_unmasked_block;
   }
 };
 

@@ -12,6 +12,7 @@ struct SwizzledTile {
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static_assert(HeadDim % 32 == 0, "rows are swizzled in groups of four chunks");
   static constexpr int kRows = Rows;
+  static constexpr int kWidth = HeadDim;
   static constexpr int kElements = Rows * HeadDim;
 
   // Element offset of (row, chunk). Rows of 8 or more chunks: one 128-byte line holds one row
@@ -21,6 +22,8 @@ struct SwizzledTile {
     const int swizzled = kChunks % 8 == 0 ? chunk ^ (row & 7) : chunk ^ ((row >> 1) & 3);
     return row * HeadDim + swizzled * 8;
   }
+  // The swizzle depends on row % 8 only: rows 8 apart are a constant offset apart.
+  static constexpr int kSwizzlePeriod = 8;
 };
 
 }  // namespace flashattn::sm80

@@ -49,6 +49,48 @@ __device__ __forceinline__ void load_tile_async(Element* tile, const Element* ba
   }
 }
 
+// Fewest passes of rows_per_pass rows that span whole swizzle periods.
+__host__ __device__ constexpr int passes_per_swizzle_pattern(int rows_per_pass, int period) {
+  int passes = 1;
+  while (passes * rows_per_pass % period != 0)
+    ++passes;
+  return passes;
+}
+
+// Issues cp.async for a whole tile: every row in range and the head dim equal to the tile's
+// width (every key block but a ragged last one). Nothing is bounds-checked, so each copy is one
+// pointer add and an unpredicated cp.async; the swizzle repeats every kSwizzlePeriod rows, so
+// the shared offsets are a few per-thread bases plus compile-time steps.
+template <typename Tile, int Threads, typename Element>
+__device__ __forceinline__ void load_full_tile_async(Element* tile, const Element* base,
+                                                     std::int64_t row_stride) {
+  constexpr int kRowsPerPass = Threads / Tile::kChunks;
+  constexpr int kPasses = (Tile::kRows + kRowsPerPass - 1) / kRowsPerPass;
+  // Passes p and p + kPatternPasses start kPatternRows rows apart with the same swizzle.
+  constexpr int kPatternPasses = passes_per_swizzle_pattern(kRowsPerPass, Tile::kSwizzlePeriod);
+  constexpr int kPatternRows = kPatternPasses * kRowsPerPass;
+  // With Threads < kRows * kChunks all checks below are compile-time true for the tiles in use.
+  constexpr bool kEveryThreadCopies = Threads % Tile::kChunks == 0;
+  constexpr bool kPassesFitRows = Tile::kRows % kRowsPerPass == 0;
+  const int first_row = threadIdx.x / Tile::kChunks;
+  const int chunk = threadIdx.x % Tile::kChunks;
+  int pattern_offsets[kPatternPasses];
+#pragma unroll
+  for (int i = 0; i < kPatternPasses; ++i) {
+    pattern_offsets[i] = Tile::offset(first_row + i * kRowsPerPass, chunk);
+  }
+  const Element* source = base + first_row * row_stride + chunk * 8;
+#pragma unroll
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int row = first_row + pass * kRowsPerPass;
+    if ((kEveryThreadCopies || first_row < kRowsPerPass) && (kPassesFitRows || row < Tile::kRows)) {
+      const int pattern_step = (pass / kPatternPasses) * kPatternRows * Tile::kWidth;
+      ptx::cp_async_16(tile + pattern_offsets[pass % kPatternPasses] + pattern_step, source);
+    }
+    source += kRowsPerPass * row_stride;
+  }
+}
+
 // Copies rows [0, valid_rows) of a finished tile to global memory in 16-byte pieces.
 template <typename Tile, int Threads, typename Element>
 __device__ __forceinline__ void store_tile(const Element* tile, Element* base,
