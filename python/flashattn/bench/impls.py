@@ -16,10 +16,10 @@ import torch.nn.functional as F
 Attention = Callable[..., torch.Tensor]
 
 
-def _flashattn() -> Attention:
+def _flashattn(deterministic: bool = False) -> Attention:
     from flashattn.ops import attention
 
-    return lambda q, k, v, causal: attention(q, k, v, causal=causal)
+    return lambda q, k, v, causal: attention(q, k, v, causal=causal, deterministic=deterministic)
 
 
 def _sdpa(backend) -> Attention:
@@ -65,6 +65,9 @@ def available_impls(device: str) -> dict[str, Attention | str]:
     backends = torch.nn.attention.SDPBackend
     impls["flashattn"] = (_flashattn() if cuda_available()
                           else "no CUDA attention kernel in this build yet")
+    # The cost of bitwise-reproducible gradients (the forward is the same kernel).
+    impls["flashattn-deterministic"] = (_flashattn(deterministic=True) if cuda_available()
+                                        else "no CUDA attention kernel in this build yet")
     impls["sdpa-flash"] = _sdpa(backends.FLASH_ATTENTION)
     impls["sdpa-cudnn"] = _sdpa(backends.CUDNN_ATTENTION)
     for name, module, function in (("fa3", "flash_attn_interface", "flash_attn_func"),
