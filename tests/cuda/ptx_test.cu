@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "cuda/ptx/atomic.cuh"
 #include "cuda/ptx/cp_async.cuh"
 #include "cuda/ptx/ldmatrix.cuh"
 #include "cuda/ptx/math.cuh"
@@ -298,6 +299,28 @@ TEST(PtxExp2Approx, MatchesExp2AndFlushesToZero) {
     } else {
       EXPECT_NEAR(result[i], expected, 0x1p-21 * expected) << "exp2_approx(" << inputs[i] << ")";
     }
+  }
+}
+
+// ---- red_add_pair --------------------------------------------------------------------------
+
+// Every thread of 4 blocks adds (1, 2) times its block number + 1 to pair threadIdx.x % 64.
+__global__ void red_add_pair_kernel(float* sums) {
+  const float weight = static_cast<float>(blockIdx.x + 1);
+  red_add_pair(sums + 2 * (threadIdx.x % 64), weight, 2.0f * weight);
+}
+
+TEST(PtxRedAddPair, AddsBothHalvesFromEveryThread) {
+  SKIP_WITHOUT_SM80_DEVICE();
+  auto sums = make_managed<float>(128);
+  ASSERT_NE(sums, nullptr);
+  std::fill(sums.get(), sums.get() + 128, 0.5f);
+  red_add_pair_kernel<<<4, 256>>>(sums.get());
+  ASSERT_TRUE(kernel_succeeded());
+  // Each pair gets 4 threads per block: 4 * (1 + 2 + 3 + 4) = 40 times (1, 2).
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(sums[2 * i], 40.5f) << i;
+    EXPECT_EQ(sums[2 * i + 1], 80.5f) << i;
   }
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "cuda/common/bwd_params.h"
+#include "cuda/ptx/atomic.cuh"
 #include "cuda/ptx/cp_async.cuh"
 #include "cuda/ptx/math.cuh"
 #include "cuda/ptx/mma.cuh"
@@ -25,47 +26,70 @@ namespace flashattn::sm80 {
 
 // Where this CTA works: its keys and the query blocks that see them.
 struct BackwardBlock {
-  int batch, kv_head, first_key, keys, first_query_block, query_blocks;
+  int batch, kv_head, first_key, keys, first_query_block, end_query_block;
+  // Query blocks [first_unmasked_block, end_unmasked_block) see every key of this (whole) key
+  // block: they skip the mask.
+  int first_unmasked_block, end_unmasked_block;
 
   template <typename Config>
   __device__ static BackwardBlock locate(const BackwardParams& params) {
+    constexpr int kBlockM = Config::kBlockM;
+    constexpr int kBlockN = Config::kBlockN;
     BackwardBlock block;
-    const int key_blocks = (params.seqlen_k + Config::kBlockN - 1) / Config::kBlockN;
+    const int key_blocks = (params.seqlen_k + kBlockN - 1) / kBlockN;
     // Early key blocks first: under a causal mask they see the most queries.
     const int key_block = static_cast<int>(blockIdx.x % key_blocks);
     const int batch_head = static_cast<int>(blockIdx.x / key_blocks);
     block.kv_head = batch_head % params.heads_kv;
     block.batch = batch_head / params.heads_kv;
-    block.first_key = key_block * Config::kBlockN;
-    block.keys = min(Config::kBlockN, params.seqlen_k - block.first_key);
+    block.first_key = key_block * kBlockN;
+    block.keys = min(kBlockN, params.seqlen_k - block.first_key);
+    const int last_key = block.first_key + block.keys - 1;
     // The rows that see some key of the block form one range (both ends grow with the key).
     const auto first_query = params.window.first_query(block.first_key);
-    const auto last_query =
-        params.window.last_query(block.first_key + block.keys - 1, params.seqlen_q);
-    block.first_query_block = static_cast<int>(first_query / Config::kBlockM);
-    block.query_blocks =
-        last_query >= first_query
-            ? static_cast<int>(last_query / Config::kBlockM) + 1 - block.first_query_block
-            : 0;
+    const auto last_query = params.window.last_query(last_key, params.seqlen_q);
+    block.first_query_block = static_cast<int>(first_query / kBlockM);
+    block.end_query_block = last_query >= first_query ? static_cast<int>(last_query / kBlockM) + 1
+                                                      : block.first_query_block;
+    // A row block is unmasked iff its first row sees the last key and its last row the first
+    // key (a ragged key block is always masked: its zero-filled keys must get P = 0).
+    block.first_unmasked_block = 0;
+    block.end_unmasked_block = 0;
+    if (block.keys == kBlockN) {
+      const auto first_seeing_last = params.window.first_query(last_key);
+      const auto last_seeing_first = params.window.last_query(block.first_key, params.seqlen_q);
+      block.first_unmasked_block = static_cast<int>((first_seeing_last + kBlockM - 1) / kBlockM);
+      block.end_unmasked_block =
+          last_seeing_first >= params.seqlen_q - 1
+              ? (params.seqlen_q + kBlockM - 1) / kBlockM
+              : static_cast<int>(last_seeing_first + 1 > 0 ? (last_seeing_first + 1) / kBlockM : 0);
+    }
     return block;
-  }
-
-  // True when some (row, key) of the tile is masked or some key is past the sequence end
-  // (zero-filled keys would still get P = exp2(-LSE) otherwise).
-  template <typename Config>
-  __device__ bool needs_mask(const BackwardParams& params, int query_block) const {
-    const std::int64_t first_row = static_cast<std::int64_t>(query_block) * Config::kBlockM;
-    const std::int64_t end_row = first_row + Config::kBlockM;
-    const std::int64_t last_row = (end_row < params.seqlen_q ? end_row : params.seqlen_q) - 1;
-    return keys < Config::kBlockN || params.window.first_key(last_row) > first_key ||
-           params.window.last_key(first_row) < first_key + Config::kBlockN - 1;
   }
 };
 
 // One step of the walk: a query block of one query head, and the buffers it was loaded into.
+// Steps go through the query blocks of each head of the group in turn.
+template <typename Config>
 struct QueryStep {
-  int head, first_row, rows, stage;
-  bool masked;
+  int head, query_block, stage;
+
+  __device__ int first_row() const { return query_block * Config::kBlockM; }
+  __device__ int rows(const BackwardParams& params) const {
+    return min(Config::kBlockM, params.seqlen_q - first_row());
+  }
+  __device__ bool masked(const BackwardBlock& block) const {
+    return query_block < block.first_unmasked_block || query_block >= block.end_unmasked_block;
+  }
+  __device__ QueryStep next(const BackwardBlock& block) const {
+    QueryStep step = *this;
+    step.stage = (stage + 1) % Config::kQueryStages;
+    if (++step.query_block == block.end_query_block) {
+      step.query_block = block.first_query_block;
+      ++step.head;
+    }
+    return step;
+  }
 };
 
 template <typename Config, typename Element>
@@ -98,41 +122,33 @@ struct BackwardSmem {
   }
 };
 
-template <typename Config>
-__device__ __forceinline__ QueryStep query_step(const BackwardParams& params,
-                                                const BackwardBlock& block, int index) {
-  QueryStep step;
-  const int query_block = block.first_query_block + index % block.query_blocks;
-  step.head = block.kv_head * params.group_size + index / block.query_blocks;
-  step.first_row = query_block * Config::kBlockM;
-  step.rows = min(Config::kBlockM, params.seqlen_q - step.first_row);
-  step.stage = index % Config::kQueryStages;
-  step.masked = block.needs_mask<Config>(params, query_block);
-  return step;
-}
-
 template <typename Config, typename Element>
 __device__ __forceinline__ void load_query_block(const BackwardParams& params,
                                                  const BackwardBlock& block,
                                                  const BackwardSmem<Config, Element>& smem,
-                                                 const QueryStep& step) {
+                                                 const QueryStep<Config>& step) {
   using QueryTile = typename Config::QueryTile;
-  load_tile_async<QueryTile, Config::kThreads>(
-      smem.query(step.stage),
-      row_pointer<Element>(params.q, params.q_strides, block.batch, step.first_row, step.head),
-      params.q_strides.row, step.rows, params.head_dim);
-  load_tile_async<QueryTile, Config::kThreads>(
-      smem.dout(step.stage),
-      row_pointer<Element>(params.dout, params.dout_strides, block.batch, step.first_row,
-                           step.head),
-      params.dout_strides.row, step.rows, params.head_dim);
+  const int first_row = step.first_row();
+  const int rows = step.rows(params);
+  const bool whole = rows == Config::kBlockM && params.head_dim == Config::kHeadDim;
+  const auto load = [&](Element* tile, const void* base, const RowStrides& strides) {
+    const Element* source = row_pointer<Element>(base, strides, block.batch, first_row, step.head);
+    if (whole) {
+      load_full_tile_async<QueryTile, Config::kThreads>(tile, source, strides.row);
+    } else {
+      load_tile_async<QueryTile, Config::kThreads>(tile, source, strides.row, rows,
+                                                   params.head_dim);
+    }
+  };
+  load(smem.query(step.stage), params.q, params.q_strides);
+  load(smem.dout(step.stage), params.dout, params.dout_strides);
   // The workspace rows are padded, so whole 16-byte pieces are always in bounds.
   const std::int64_t row = (static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
                                params.padded_seqlen_q +
-                           step.first_row + 4 * threadIdx.x;
+                           first_row + 4 * threadIdx.x;
   if (threadIdx.x < Config::kBlockM / 4) {
-    ptx::cp_async_16(smem.lse_log2(step.stage) + 4 * threadIdx.x, params.lse_log2 + row, true);
-    ptx::cp_async_16(smem.delta(step.stage) + 4 * threadIdx.x, params.delta + row, true);
+    ptx::cp_async_16(smem.lse_log2(step.stage) + 4 * threadIdx.x, params.lse_log2 + row);
+    ptx::cp_async_16(smem.delta(step.stage) + 4 * threadIdx.x, params.delta + row);
   }
   ptx::cp_async_commit();
 }
@@ -144,7 +160,7 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
 template <typename Config, typename Element>
 __device__ __forceinline__ void compute_probabilities(
     const BackwardParams& params, const BackwardBlock& block,
-    const BackwardSmem<Config, Element>& smem, const QueryStep& step, int warp_key_row,
+    const BackwardSmem<Config, Element>& smem, const QueryStep<Config>& step, int warp_key_row,
     float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
   using ScoreTile = typename Config::ScoreTile;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
@@ -184,13 +200,13 @@ __device__ __forceinline__ void compute_probabilities(
       }
     }
   }
-  if (!step.masked) return;
+  if (!step.masked(block)) return;
   const std::int64_t warp_first_key = block.first_key + warp_key_row;
 #pragma unroll
   for (int n = 0; n < Config::kQueryTiles; ++n) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const std::int64_t row = step.first_row + 8 * n + 2 * (lane % 4) + e;
+      const std::int64_t row = step.first_row() + 8 * n + 2 * (lane % 4) + e;
       // This row's visible keys as warp-local key rows [begin, end).
       const std::int64_t begin = params.window.first_key(row) - warp_first_key;
       const std::int64_t end = params.window.last_key(row) + 1 - warp_first_key;
@@ -209,8 +225,9 @@ __device__ __forceinline__ void compute_probabilities(
 // dSᵀ = Pᵀ ∘ (dPᵀ − delta) with dPᵀ = V dOᵀ, times 1 - tanh² under softcap; built in `ds`.
 template <typename Config, typename Element>
 __device__ __forceinline__ void compute_score_grad(
-    const BackwardParams& params, const BackwardSmem<Config, Element>& smem, const QueryStep& step,
-    int warp_key_row, const float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4],
+    const BackwardParams& params, const BackwardSmem<Config, Element>& smem,
+    const QueryStep<Config>& step, int warp_key_row,
+    const float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4],
     float (&ds)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
   using ScoreTile = typename Config::ScoreTile;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
@@ -275,17 +292,18 @@ template <typename Config, typename Element>
 __device__ __forceinline__ void accumulate_query_grad(const BackwardParams& params,
                                                       const BackwardBlock& block,
                                                       const BackwardSmem<Config, Element>& smem,
-                                                      const QueryStep& step) {
+                                                      const QueryStep<Config>& step) {
   constexpr int kRowTiles = Config::kDqRowTiles;
   constexpr int kColumnTiles = Config::kDqChunkColumns / 8;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int warp_row = warp % Config::kDqRowWarps * (16 * kRowTiles);
   const int warp_column = warp / Config::kDqRowWarps * Config::kDqWarpColumns;
+  const int rows = step.rows(params);
   float* accum =
       params.dq_accum + ((static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
                              params.padded_seqlen_q +
-                         step.first_row) *
+                         step.first_row()) *
                             params.kernel_head_dim;
 #pragma unroll
   for (int chunk = 0; chunk < Config::kDqWarpColumns; chunk += Config::kDqChunkColumns) {
@@ -297,13 +315,12 @@ __device__ __forceinline__ void accumulate_query_grad(const BackwardParams& para
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int row = warp_row + 16 * t + lane / 4 + 8 * h;
-        if (row >= step.rows) continue;
+        if (row >= rows) continue;
 #pragma unroll
         for (int c = 0; c < kColumnTiles; ++c) {
           float* target =
               accum + row * params.kernel_head_dim + warp_column + chunk + 8 * c + 2 * (lane % 4);
-          atomicAdd(target, partial[t][c][2 * h]);
-          atomicAdd(target + 1, partial[t][c][2 * h + 1]);
+          ptx::red_add_pair(target, partial[t][c][2 * h], partial[t][c][2 * h + 1]);
         }
       }
     }
@@ -322,17 +339,15 @@ __device__ __forceinline__ void backward_pass(const BackwardParams& params,
                                               const BackwardSmem<Config, Element>& smem,
                                               ValueGrad& value_grad, KeyGrad& key_grad) {
   using QueryTile = typename Config::QueryTile;
-  const int steps = block.query_blocks * params.group_size;
+  const int steps = (block.end_query_block - block.first_query_block) * params.group_size;
   if (steps == 0) return;
   const int warp_key_row = threadIdx.x / 32 * Config::kKeysPerWarp;
   __syncthreads();  // a previous pass is done with the query buffers
-  load_query_block(params, block, smem, query_step<Config>(params, block, 0));
-  for (int index = 0; index < steps; ++index) {
-    const QueryStep step = query_step<Config>(params, block, index);
-    const bool has_next = index + 1 < steps;
+  QueryStep<Config> step{block.kv_head * params.group_size, block.first_query_block, 0};
+  load_query_block(params, block, smem, step);
+  for (int index = 0; index < steps; ++index, step = step.next(block)) {
     const auto load_next = [&] {
-      if (has_next)
-        load_query_block(params, block, smem, query_step<Config>(params, block, index + 1));
+      if (index + 1 < steps) load_query_block(params, block, smem, step.next(block));
     };
     ptx::cp_async_wait<0>();
     __syncthreads();  // this step's tiles landed; every warp is done with the previous step
