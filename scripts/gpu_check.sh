@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine: build (CUDA archs from FLASHATTN_CUDA_ARCHS, default 90a), run the GPU
-# tests, compute-sanitizer memcheck/racecheck on representative problems, report the kernels'
+# tests, compute-sanitizer memcheck/racecheck on representative forward and backward problems, report the kernels'
 # SASS (HMMA count, local-memory traffic) and run the benchmark. Results go to $OUT (or
 # build/gpu-out). Works without scikit-build-core: the extension is built by CMake and put on
 # PYTHONPATH.  Usage: scripts/gpu_check.sh [tests|ptx|sanitize|sass|bench|all]...
@@ -40,7 +40,11 @@ run_sanitizer() {
   local problems=("--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal"
     "--head-dim 128 --seqlen-q 129 --seqlen-k 77 --kv-heads 1 --window 20,5"
     "--head-dim 256 --seqlen-q 65 --seqlen-k 300 --softcap 30 --dtype float16"
-    "--head-dim 40 --seqlen-q 100 --seqlen-k 100")
+    "--head-dim 40 --seqlen-q 100 --seqlen-k 100"
+    "--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal --kv-heads 1 --backward"
+    "--head-dim 128 --seqlen-q 129 --seqlen-k 300 --window 20,5 --softcap 30 --backward"
+    "--head-dim 256 --seqlen-q 150 --seqlen-k 77 --dtype float16 --backward --deterministic"
+    "--head-dim 96 --seqlen-q 300 --seqlen-k 260 --backward")
   for tool in memcheck racecheck; do
     for problem in "${problems[@]}"; do
       # shellcheck disable=SC2086

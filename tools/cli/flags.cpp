@@ -133,6 +133,8 @@ constexpr std::array kFlags{
          }},
     Flag{"--backward", "", "also run, time and check the backward pass (dq, dk, dv)",
          [](ParseState& s, std::string_view, std::string_view) { s.config.backward = true; }},
+    Flag{"--deterministic", "", "bitwise-reproducible backward (no float atomics in varying order)",
+         [](ParseState& s, std::string_view, std::string_view) { s.config.deterministic = true; }},
     Flag{"--device", "DEV",
          "cpu | cuda | auto (default auto). auto = cuda when this build has CUDA\n"
          "kernels, a GPU is visible and --dtype is 16-bit; cpu otherwise",

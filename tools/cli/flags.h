@@ -33,6 +33,7 @@ struct RunConfig {
   std::int64_t window_right = -1;
   double softcap = 0.0;  // 0 = off
   bool backward = false;
+  bool deterministic = false;
   DeviceChoice device = DeviceChoice::automatic;
   std::uint64_t seed = 0;
   int threads = 0;  // 0 = all hardware threads

@@ -119,6 +119,7 @@ std::string config_json(const RunConfig& config) {
       .integer("window_right", config.window_right)
       .number("softcap", config.softcap)
       .boolean("backward", config.backward)
+      .boolean("deterministic", config.deterministic)
       .text("device", device_choice_name(config.device))
       .integer("seed", config.seed)
       .integer("threads", config.threads)

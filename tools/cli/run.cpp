@@ -51,8 +51,8 @@ Backend resolve_backend(const RunConfig& config) {
     case DeviceChoice::cpu:
       return Backend::cpu;
     case DeviceChoice::automatic:
-      // The GPU when it can run everything asked for: 16-bit inputs, and gradients only once
-      // the CUDA backward exists.
+      // The GPU when it can run everything asked for: 16-bit inputs and, with --backward, a
+      // CUDA backward in this build.
       return cuda_available() && is_16_bit(config.dtype) &&
                      (!config.backward || cuda_backward_compiled())
                  ? Backend::cuda
@@ -87,6 +87,7 @@ Options operator_options(const RunConfig& config, Backend backend) {
   options.softcap = config.softcap;
   options.backend = backend;
   options.num_threads = config.threads;
+  options.deterministic = config.deterministic;
   return options;
 }
 
