@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds the sm80 forward once per variant (the repo as it is, then each *.patch beside this
+# Builds the sm80 kernels once per variant (the repo as it is, then each *.patch beside this
 # script applied alone), checks each against the fp64 reference and benchmarks it against
 # torch's FlashAttention-2 (sdpa-flash), then prints flashattn/sdpa-flash per variant.
 # Run from the repo root on the GPU machine:  bash bench/variants/bench_variants.sh
 # Environment: OUT (results; default /tmp/variants-out), VARIANTS (patch stems to run, space
 # separated; default all), BUILD_JOBS (parallel builds, default 5), TEST_TIMEOUT (seconds per
-# variant, default 100), SEQLENS (default 1024,2048,4096,16384).
+# variant, default 100), SEQLENS (default 1024,2048,4096,16384), DIRS (fwd, bwd or fwd,bwd;
+# default fwd), IMPLS (default flashattn,sdpa-flash), HEAD_DIMS (benchmarked, default
+# 64,128,256), BUILD_HEAD_DIMS (compiled, ;-separated; default 64;128;256 for fwd, every
+# head dim of tests/python/gpu_cases.py with bwd: its random cases need them all), TESTS
+# (correctness gate, space separated pytest files; default the forward's, plus the
+# backward's with bwd).
+# Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +28,18 @@ fi
 python=$(command -v python)
 cores=$(nproc)
 seqlens=${SEQLENS:-1024,2048,4096,16384}
+dirs=${DIRS:-fwd}
+impls=${IMPLS:-flashattn,sdpa-flash}
+head_dims=${HEAD_DIMS:-64,128,256}
+default_tests=()
+[[ ,$dirs, == *,fwd,* ]] && default_tests+=(tests/python/test_gpu_forward.py)
+[[ ,$dirs, == *,bwd,* ]] && default_tests+=(tests/python/test_gpu_backward.py)
+read -r -a tests <<<"${TESTS:-${default_tests[*]}}"
+if [[ ,$dirs, == *,bwd,* ]]; then
+  build_head_dims=${BUILD_HEAD_DIMS:-32;64;96;128;192;256}
+else
+  build_head_dims=${BUILD_HEAD_DIMS:-64;128;256}
+fi
 start=$SECONDS
 
 names=(baseline)
@@ -53,7 +71,7 @@ prepare() {
 build() {
   local name=$1 jobs=$2 dir=/tmp/variant-$1
   cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DFLASHATTN_CUDA_ARCHS=90a "-DFLASHATTN_HEAD_DIMS=64;128;256" \
+    -DFLASHATTN_CUDA_ARCHS=90a "-DFLASHATTN_HEAD_DIMS=$build_head_dims" \
     -DFLASHATTN_BUILD_PYTHON=ON -DFLASHATTN_BUILD_TESTS=OFF -DFLASHATTN_BUILD_CLI=ON \
     "-DPython_EXECUTABLE=$python" >"$dir/build.log" 2>&1 &&
     cmake --build "$dir/build" -j "$jobs" >>"$dir/build.log" 2>&1 || return 1
@@ -100,7 +118,7 @@ for name in "${names[@]}"; do
   fi
   export PYTHONPATH="$dir/build/pythonpath"
   set +e
-  (cd "$dir" && timeout "${TEST_TIMEOUT:-100}" "$python" -m pytest tests/python/test_gpu_forward.py \
+  (cd "$dir" && timeout "${TEST_TIMEOUT:-100}" "$python" -m pytest "${tests[@]}" \
     -m gpu -q -x -p no:cacheprovider -k "not 2_to_the_31") >"$out/$name.tests.log" 2>&1
   status=$?
   set -e
@@ -110,8 +128,8 @@ for name in "${names[@]}"; do
     *) verdict[$name]=FAIL ;;
   esac
   echo "== $name: tests ${verdict[$name]} ($(tail -1 "$out/$name.tests.log"))"
-  (cd "$dir" && "$python" -m flashattn.bench --dirs fwd --impls flashattn,sdpa-flash \
-    --head-dims 64,128,256 --seqlens "$seqlens" --out "$out" --name "$name") \
+  (cd "$dir" && "$python" -m flashattn.bench --dirs "$dirs" --impls "$impls" \
+    --head-dims "$head_dims" --seqlens "$seqlens" --out "$out" --name "$name") \
     >"$out/$name.bench.log" 2>&1 || echo "== $name: bench failed, see $out/$name.bench.log"
   echo "== $name: bench done after $((SECONDS - start)) s"
 done
@@ -122,7 +140,7 @@ for name in "${names[@]}"; do
   verdicts+="$name=${verdict[$name]};"
 done
 "$python" - "$out" "$verdicts" "${names[@]}" <<'EOF'
-"""Per variant and (d, causal, S): flashattn TFLOP/s / sdpa-flash TFLOP/s of the same run."""
+"""Per variant and (dir, d, causal, S): flashattn TFLOP/s / sdpa-flash TFLOP/s of one run."""
 import json
 import sys
 from pathlib import Path
@@ -136,20 +154,21 @@ for name in names:
         continue
     cells = {}
     for row in json.loads(path.read_text())["rows"]:
-        cells.setdefault((row["d"], row["causal"], row["s"]), {})[row["impl"]] = row.get("tflops")
+        key = (row["dir"], row["d"], row["causal"], row["s"])
+        cells.setdefault(key, {})[row["impl"]] = row.get("tflops")
     for key, values in cells.items():
         ours, anchor = values.get("flashattn"), values.get("sdpa-flash")
         ratios.setdefault(key, {})[name] = ours / anchor if ours and anchor else None
         anchors.setdefault(key, {})[name] = anchor
 shown = [name for name in names if any(name in row for row in ratios.values())]
 label = {name: name if name == "baseline" else name.split("-")[0] for name in names}
-print("\nflashattn / sdpa-flash (bf16 fwd, same run per variant); [x] = change vs baseline")
+print("\nflashattn / sdpa-flash (bf16, same run per variant); [x] = change vs baseline")
 for name in names:
     print(f"  {label[name]:>8}: {name:<40} tests {verdict.get(name, '?')}")
-header = f"{'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
+header = f"{'dir':>4} {'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
 print(header + f" {'sdpa TF/s min-max':>18}")
 for key in sorted(ratios):
-    d, causal, s = key
+    direction, d, causal, s = key
     cells = []
     base = ratios[key].get("baseline")
     for name in shown:
@@ -162,9 +181,9 @@ for key in sorted(ratios):
             cells.append(f"{f'{value:.3f} [{value / base - 1:+.1%}]':>16}")
     spread = [v for v in anchors[key].values() if v]
     anchor = f"{min(spread):.0f}-{max(spread):.0f}" if spread else "-"
-    print(f"{d:>4} {str(causal):>6} {s:>6} " + " ".join(cells) + f" {anchor:>18}")
+    print(f"{direction:>4} {d:>4} {str(causal):>6} {s:>6} " + " ".join(cells) + f" {anchor:>18}")
 for name in shown:
-    values = [row[name] for key, row in ratios.items() if row.get(name) and key[2] >= 1024]
+    values = [row[name] for key, row in ratios.items() if row.get(name) and key[3] >= 1024]
     if values:
         print(f"{label[name]:>8}: min {min(values):.3f}, mean {sum(values) / len(values):.3f}")
 EOF

@@ -92,6 +92,22 @@ struct QueryStep {
   }
 };
 
+// A warp's share of the CTA's work: kKeysPerWarp keys from key_row, and the column_part-th
+// kGradColumns columns of their dK and dV.
+template <typename Config>
+struct WarpShare {
+  int key_row, column_part;
+
+  __device__ static WarpShare of_this_warp() {
+    const int warp = threadIdx.x / 32;
+    __builtin_assume(warp < Config::kWarps);  // folds the split away when kDimWarps == 1
+    return {warp % Config::kKeyWarps * Config::kKeysPerWarp, warp / Config::kKeyWarps};
+  }
+  __device__ int grad_column() const { return column_part * Config::kGradColumns; }
+  // The warps of a key group compute the same dSᵀ: the first one stores it.
+  __device__ bool stores_score_grad() const { return column_part == 0; }
+};
+
 template <typename Config, typename Element>
 struct BackwardSmem {
   using QueryTile = typename Config::QueryTile;
@@ -99,7 +115,7 @@ struct BackwardSmem {
   using ScoreTile = typename Config::ScoreTile;
   Element* key;
   Element* value;
-  Element* score_grad;  // dSᵀ [key][query]; under softcap it first parks 1 - tanh² (fp16)
+  Element* score_grad;  // dSᵀ [key][query], then kDimWarps - 1 more tiles (softcap only)
   Element* queries;     // kQueryStages Q tiles, then kQueryStages dO tiles
   float* row_stats;     // kQueryStages LSE·log2 e rows, then kQueryStages delta rows
 
@@ -107,7 +123,7 @@ struct BackwardSmem {
       : key(reinterpret_cast<Element*>(base)),
         value(key + KeyValueTile::kElements),
         score_grad(value + KeyValueTile::kElements),
-        queries(score_grad + ScoreTile::kElements),
+        queries(score_grad + Config::kDimWarps * ScoreTile::kElements),
         row_stats(
             reinterpret_cast<float*>(queries + 2 * Config::kQueryStages * QueryTile::kElements)) {}
 
@@ -119,6 +135,11 @@ struct BackwardSmem {
   __device__ float* lse_log2(int stage) const { return row_stats + stage * Config::kBlockM; }
   __device__ float* delta(int stage) const {
     return row_stats + (Config::kQueryStages + stage) * Config::kBlockM;
+  }
+  // Under softcap 1 - tanh² (fp16) waits here until dS is formed: in the dSᵀ tile for the
+  // warp that stores dSᵀ (its own rows), in a tile of its own for each other warp of the group.
+  __device__ Element* softcap_derivative(int column_part) const {
+    return score_grad + column_part * ScoreTile::kElements;
   }
 };
 
@@ -156,13 +177,14 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
 // Pᵀ of this warp's keys against the step's queries: Sᵀ = K Qᵀ, softcap, exp2 against the
 // saved LSE (rows past the sequence and rows that see nothing have LSE +inf: P = 0), masked
 // entries zeroed afterwards (so a negative scale cannot turn -inf into +inf). Under softcap
-// 1 - tanh² waits in this warp's rows of the dSᵀ tile, as fp16, until dS is formed.
+// 1 - tanh² waits in shared memory (softcap_derivative) until dS is formed.
 template <typename Config, typename Element>
 __device__ __forceinline__ void compute_probabilities(
     const BackwardParams& params, const BackwardBlock& block,
-    const BackwardSmem<Config, Element>& smem, const QueryStep<Config>& step, int warp_key_row,
-    float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
+    const BackwardSmem<Config, Element>& smem, const QueryStep<Config>& step,
+    const WarpShare<Config>& share, float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
   using ScoreTile = typename Config::ScoreTile;
+  const int warp_key_row = share.key_row;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
       smem.key, warp_key_row, smem.query(step.stage), 0, p);
   const int lane = threadIdx.x % 32;
@@ -179,8 +201,8 @@ __device__ __forceinline__ void compute_probabilities(
           p[t][n][2 * h] = params.softcap_log2 * first;
           p[t][n][2 * h + 1] = params.softcap_log2 * second;
           const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
-          *reinterpret_cast<__half2*>(smem.score_grad + ScoreTile::offset(row, n) +
-                                      2 * (lane % 4)) =
+          *reinterpret_cast<__half2*>(smem.softcap_derivative(share.column_part) +
+                                      ScoreTile::offset(row, n) + 2 * (lane % 4)) =
               __floats2half2_rn(1.0f - first * first, 1.0f - second * second);
         }
       }
@@ -201,21 +223,29 @@ __device__ __forceinline__ void compute_probabilities(
     }
   }
   if (!step.masked(block)) return;
-  const std::int64_t warp_first_key = block.first_key + warp_key_row;
+  // A thread holds 2 kKeyRowTiles keys but 2 kQueryTiles rows: the 64-bit window arithmetic
+  // runs per key (the rows that see it), leaving one 32-bit compare pair per score.
+  const int thread_first_row = step.first_row() + 2 * (lane % 4);
+  const auto to_column = [](std::int64_t row) {  // clamped: every column lies in [0, kBlockM)
+    return static_cast<int>(row < 0 ? 0 : row < Config::kBlockM ? row : Config::kBlockM);
+  };
 #pragma unroll
-  for (int n = 0; n < Config::kQueryTiles; ++n) {
+  for (int t = 0; t < Config::kKeyRowTiles; ++t) {
 #pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const std::int64_t row = step.first_row() + 8 * n + 2 * (lane % 4) + e;
-      // This row's visible keys as warp-local key rows [begin, end).
-      const std::int64_t begin = params.window.first_key(row) - warp_first_key;
-      const std::int64_t end = params.window.last_key(row) + 1 - warp_first_key;
+    for (int h = 0; h < 2; ++h) {
+      const std::int64_t key = block.first_key + warp_key_row + 16 * t + lane / 4 + 8 * h;
+      // The rows that see this key as the thread's columns 8 n + e in [begin, end); keys past
+      // the sequence (the zero-filled tail of a ragged block) are seen by none.
+      const int begin = to_column(params.window.first_query(key) - thread_first_row);
+      const int end =
+          key < params.seqlen_k
+              ? to_column(params.window.last_query(key, params.seqlen_q) + 1 - thread_first_row)
+              : 0;
 #pragma unroll
-      for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+      for (int n = 0; n < Config::kQueryTiles; ++n) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int key_row = 16 * t + lane / 4 + 8 * h;
-          if (key_row < begin || key_row >= end) p[t][n][2 * h + e] = 0.0f;
+        for (int e = 0; e < 2; ++e) {
+          if (8 * n + e < begin || 8 * n + e >= end) p[t][n][2 * h + e] = 0.0f;
         }
       }
     }
@@ -226,10 +256,11 @@ __device__ __forceinline__ void compute_probabilities(
 template <typename Config, typename Element>
 __device__ __forceinline__ void compute_score_grad(
     const BackwardParams& params, const BackwardSmem<Config, Element>& smem,
-    const QueryStep<Config>& step, int warp_key_row,
+    const QueryStep<Config>& step, const WarpShare<Config>& share,
     const float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4],
     float (&ds)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
   using ScoreTile = typename Config::ScoreTile;
+  const int warp_key_row = share.key_row;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
       smem.value, warp_key_row, smem.dout(step.stage), 0, ds);
   const int lane = threadIdx.x % 32;
@@ -254,8 +285,9 @@ __device__ __forceinline__ void compute_score_grad(
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
-          const float2 derivative = __half22float2(*reinterpret_cast<const __half2*>(
-              smem.score_grad + ScoreTile::offset(row, n) + 2 * (lane % 4)));
+          const float2 derivative = __half22float2(
+              *reinterpret_cast<const __half2*>(smem.softcap_derivative(share.column_part) +
+                                                ScoreTile::offset(row, n) + 2 * (lane % 4)));
           ds[t][n][2 * h] *= derivative.x;
           ds[t][n][2 * h + 1] *= derivative.y;
         }
@@ -341,7 +373,7 @@ __device__ __forceinline__ void backward_pass(const BackwardParams& params,
   using QueryTile = typename Config::QueryTile;
   const int steps = (block.end_query_block - block.first_query_block) * params.group_size;
   if (steps == 0) return;
-  const int warp_key_row = threadIdx.x / 32 * Config::kKeysPerWarp;
+  const auto share = WarpShare<Config>::of_this_warp();
   __syncthreads();  // a previous pass is done with the query buffers
   QueryStep<Config> step{block.kv_head * params.group_size, block.first_query_block, 0};
   load_query_block(params, block, smem, step);
@@ -354,14 +386,18 @@ __device__ __forceinline__ void backward_pass(const BackwardParams& params,
     if constexpr (Config::kQueryStages == 2) load_next();
 
     float p[Config::kKeyRowTiles][Config::kQueryTiles][4] = {};
-    compute_probabilities<Config>(params, block, smem, step, warp_key_row, p);
-    if constexpr (kValueGrad) gemm_pb<QueryTile>(p, smem.dout(step.stage), 0, 0, value_grad);
+    compute_probabilities<Config>(params, block, smem, step, share, p);
+    if constexpr (kValueGrad) {
+      gemm_pb<QueryTile>(p, smem.dout(step.stage), 0, share.grad_column(), value_grad);
+    }
     if constexpr (kKeyGrad) {
       float ds[Config::kKeyRowTiles][Config::kQueryTiles][4] = {};
-      compute_score_grad<Config>(params, smem, step, warp_key_row, p, ds);
-      gemm_pb<QueryTile>(ds, smem.query(step.stage), 0, 0, key_grad);
+      compute_score_grad<Config>(params, smem, step, share, p, ds);
+      gemm_pb<QueryTile>(ds, smem.query(step.stage), 0, share.grad_column(), key_grad);
       const bool query_grad = !params.deterministic;  // else the dQ kernel computes dQ
-      if (query_grad) store_score_grad<Config>(smem, warp_key_row, ds);
+      if (query_grad && share.stores_score_grad()) {
+        store_score_grad<Config>(smem, share.key_row, ds);
+      }
       __syncthreads();  // dSᵀ complete; every warp is done with this step's Q and dO
       if constexpr (Config::kQueryStages == 1) load_next();
       if (query_grad) accumulate_query_grad<Config>(params, block, smem, step);
@@ -372,16 +408,18 @@ __device__ __forceinline__ void backward_pass(const BackwardParams& params,
   }
 }
 
-// Writes this warp's key rows of dK or dV (times `scale`) straight from the accumulator.
-template <typename Element, typename Gradient>
+// Writes this warp's share of dK or dV (times `scale`) straight from the accumulator.
+template <typename Element, typename Config, typename Gradient>
 __device__ __forceinline__ void store_key_rows(const BackwardParams& params,
-                                               const BackwardBlock& block, int warp_key_row,
-                                               const Gradient& grad, void* base,
-                                               const RowStrides& strides, float scale) {
+                                               const BackwardBlock& block,
+                                               const WarpShare<Config>& share, const Gradient& grad,
+                                               void* base, const RowStrides& strides, float scale) {
+  const int column = share.grad_column();
   store_fragment_rows(grad, scale,
                       const_cast<Element*>(row_pointer<Element>(base, strides, block.batch,
-                                                                block.first_key, block.kv_head)),
-                      strides.row, warp_key_row, block.keys, params.head_dim);
+                                                                block.first_key, block.kv_head)) +
+                          column,
+                      strides.row, share.key_row, block.keys, params.head_dim - column);
 }
 
 template <typename Config, typename Element>
@@ -402,27 +440,25 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
       row_pointer<Element>(params.v, params.v_strides, block.batch, block.first_key, block.kv_head),
       params.v_strides.row, block.keys, params.head_dim);
   ptx::cp_async_commit();
-  const int warp_key_row = threadIdx.x / 32 * Config::kKeysPerWarp;
+  const auto share = WarpShare<Config>::of_this_warp();
   using Gradient = float[Config::kKeyRowTiles][Config::kDimTiles][4];
   if constexpr (Config::kSeparateValuePass) {
     NoGradient none;
     {
       Gradient value_grad = {};
       backward_pass<Config, Element, true, false>(params, block, smem, value_grad, none);
-      store_key_rows<Element>(params, block, warp_key_row, value_grad, params.dv, params.dv_strides,
-                              1.0f);
+      store_key_rows<Element>(params, block, share, value_grad, params.dv, params.dv_strides, 1.0f);
     }
     Gradient key_grad = {};
     backward_pass<Config, Element, false, true>(params, block, smem, none, key_grad);
-    store_key_rows<Element>(params, block, warp_key_row, key_grad, params.dk, params.dk_strides,
+    store_key_rows<Element>(params, block, share, key_grad, params.dk, params.dk_strides,
                             params.scale);
   } else {
     Gradient value_grad = {};
     Gradient key_grad = {};
     backward_pass<Config, Element, true, true>(params, block, smem, value_grad, key_grad);
-    store_key_rows<Element>(params, block, warp_key_row, value_grad, params.dv, params.dv_strides,
-                            1.0f);
-    store_key_rows<Element>(params, block, warp_key_row, key_grad, params.dk, params.dk_strides,
+    store_key_rows<Element>(params, block, share, value_grad, params.dv, params.dv_strides, 1.0f);
+    store_key_rows<Element>(params, block, share, key_grad, params.dk, params.dk_strides,
                             params.scale);
   }
   ptx::cp_async_wait<0>();  // a walk of no steps leaves the K/V copies in flight
