@@ -20,47 +20,12 @@
 #include "cuda/ptx/ldmatrix.cuh"
 #include "cuda/ptx/math.cuh"
 #include "cuda/ptx/mma.cuh"
+#include "cuda_test_support.h"
 
 namespace flashattn::testing {
 namespace {
 
 using namespace flashattn::ptx;
-
-// mma.sync and cp.async need sm_80; the build has no code for older devices anyway.
-bool has_sm80_device() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    (void)cudaGetLastError();  // clear the sticky "no driver / no device" error
-    return false;
-  }
-  int major = 0;
-  return cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess &&
-         major >= 8;
-}
-
-#define SKIP_WITHOUT_SM80_DEVICE() \
-  if (!has_sm80_device()) GTEST_SKIP() << "needs a CUDA device of compute capability 8.0+"
-
-// Managed memory keeps the tests to one allocation per array and no explicit copies.
-struct CudaFree {
-  void operator()(void* pointer) const { (void)cudaFree(pointer); }
-};
-template <typename T>
-using ManagedArray = std::unique_ptr<T[], CudaFree>;
-
-template <typename T>
-ManagedArray<T> make_managed(std::size_t count) {
-  T* pointer = nullptr;
-  if (cudaMallocManaged(&pointer, count * sizeof(T)) != cudaSuccess) pointer = nullptr;
-  return ManagedArray<T>(pointer);
-}
-
-::testing::AssertionResult kernel_succeeded() {
-  cudaError_t error = cudaGetLastError();
-  if (error == cudaSuccess) error = cudaDeviceSynchronize();
-  if (error == cudaSuccess) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << cudaGetErrorString(error);
-}
 
 // ---- mma_m16n8k16: D (16x8) = A (16x16, row-major) * B (16x8, [k][n]) + C -------------------
 
