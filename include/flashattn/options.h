@@ -12,6 +12,7 @@ enum class Backend : std::uint8_t {
   reference,  // naive fp64 oracle (materialises one score row at a time); CPU tensors only
   cuda,       // GPU kernels: the best path for the device
   cuda_sm80,  // the Ampere-style (mma.sync) kernels, also on Hopper, e.g. to compare the paths
+  cuda_sm90,  // the Hopper forward (wgmma, TMA); Unsupported where it cannot run
 };
 
 struct Options {

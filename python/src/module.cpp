@@ -69,8 +69,11 @@ flashattn::Backend backend_of(const std::string& name) {
   if (name == "reference") return flashattn::Backend::reference;
   if (name == "cuda") return flashattn::Backend::cuda;
   if (name == "cuda_sm80") return flashattn::Backend::cuda_sm80;
-  throw InvalidArgument(
-      "backend", "expected one of auto, cpu, reference, cuda, cuda_sm80; got '" + name + "'");
+  if (name == "cuda_sm90") return flashattn::Backend::cuda_sm90;
+  throw InvalidArgument("backend",
+                        "expected one of auto, cpu, reference, cuda, cuda_sm80, "
+                        "cuda_sm90; got '" +
+                            name + "'");
 }
 
 flashattn::Options options_of(std::optional<double> scale, bool causal, std::int64_t window_left,

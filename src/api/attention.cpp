@@ -16,7 +16,8 @@ void forward(const TensorView& q, const TensorView& k, const TensorView& v, cons
     case Backend::reference:
       return reference_forward(problem);
     case Backend::cuda:
-    case Backend::cuda_sm80:  // the only CUDA forward so far
+    case Backend::cuda_sm80:
+    case Backend::cuda_sm90:
       return cuda_forward(problem, stream);
     default:
       return cpu_forward(problem);
@@ -32,6 +33,7 @@ void backward(const TensorView& dout, const TensorView& q, const TensorView& k, 
       return reference_backward(problem);
     case Backend::cuda:
     case Backend::cuda_sm80:
+    case Backend::cuda_sm90:  // no sm90 backward yet: the sm80 one serves Hopper too
       return cuda_backward(problem, stream);
     default:
       return cpu_backward(problem);

@@ -245,6 +245,7 @@ Backend resolve_backend(const Options& options, const TensorView& q) {
       return options.backend;
     case Backend::cuda:
     case Backend::cuda_sm80:
+    case Backend::cuda_sm90:
       if (!on_cuda)
         fail("backend", "the cuda backend needs CUDA tensors, got " + to_string(q.device));
       return options.backend;
@@ -253,7 +254,8 @@ Backend resolve_backend(const Options& options, const TensorView& q) {
 }
 
 void check_backend_dtype(Backend backend, const TensorView& q) {
-  const bool cuda = backend == Backend::cuda || backend == Backend::cuda_sm80;
+  const bool cuda =
+      backend == Backend::cuda || backend == Backend::cuda_sm80 || backend == Backend::cuda_sm90;
   if (cuda && q.dtype != DType::float16 && q.dtype != DType::bfloat16) {
     fail("q", "CUDA tensors must be float16 or bfloat16, got " + std::string(dtype_name(q.dtype)));
   }

@@ -2,23 +2,61 @@
 // ForwardParams and picks the kernel for the head dim.
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "common/problem.h"
 #include "cuda/backend.h"
 #include "cuda/common/device.h"
 #include "cuda/compiled_head_dims.h"
 #include "cuda/params.h"
 #include "cuda/sm80/forward.h"
+#include "cuda/sm90/forward.h"
+#include "flashattn/error.h"
 
 namespace flashattn {
 
+namespace {
+
+// Runs the sm90 kernel when this build has one for the head dim; false otherwise.
+bool run_sm90_forward(int head_dim, const ForwardParams& params, const ForwardProblem& problem,
+                      cudaStream_t stream) {
+  switch (head_dim) {
+#define FLASHATTN_RUN_SM90_FORWARD(HEAD_DIM)              \
+  case HEAD_DIM:                                          \
+    sm90::run_forward<HEAD_DIM>(params, problem, stream); \
+    return true;
+    FLASHATTN_FOR_EACH_SM90_HEAD_DIM(FLASHATTN_RUN_SM90_FORWARD)
+#undef FLASHATTN_RUN_SM90_FORWARD
+  }
+  return false;
+}
+
+}  // namespace
+
 void cuda_forward(const ForwardProblem& problem, void* stream) {
   const int head_dim = check_cuda_problem(problem);
-  const DeviceGuard device(problem.q.device.index);
-  require_compute_capability(problem.q.device.index, 80);
+  const int device = problem.q.device.index;
+  const DeviceGuard guard(device);
+  require_compute_capability(device, 80);
+  const bool hopper = compute_capability(device) == 90;
+  if (problem.backend == Backend::cuda_sm90 && !hopper) {
+    throw Unsupported("backend cuda_sm90: device " + std::to_string(device) +
+                      " is not a compute capability 9.0 GPU");
+  }
   if (problem.shape.batch == 0 || problem.shape.seqlen_q == 0) return;
 
   const ForwardParams params = forward_params(problem);
   const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  if (hopper && problem.backend != Backend::cuda_sm80 &&
+      run_sm90_forward(head_dim, params, problem, cuda_stream)) {
+    return;
+  }
+  if (problem.backend == Backend::cuda_sm90) {
+    throw Unsupported("backend cuda_sm90: no sm90 forward for head dim " +
+                      std::to_string(problem.shape.head_dim) +
+                      " in this build (head dims 64, 128, 256 with FLASHATTN_CUDA_ARCHS "
+                      "containing 90a)");
+  }
   switch (head_dim) {
 #define FLASHATTN_RUN_FORWARD(HEAD_DIM) \
   case HEAD_DIM:                        \

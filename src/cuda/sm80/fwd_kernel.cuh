@@ -21,21 +21,6 @@
 namespace flashattn::sm80 {
 
 template <typename Config, typename Element>
-__device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block) {
-  Element* out = const_cast<Element*>(row_pointer<Element>(
-      params.out, params.out_strides, block.batch, block.first_row, block.head));
-  for (int i = threadIdx.x; i < block.rows * (params.head_dim / 8); i += Config::kThreads) {
-    const int row = i / (params.head_dim / 8);
-    *reinterpret_cast<uint4*>(out + row * params.out_strides.row +
-                              (i % (params.head_dim / 8)) * 8) = make_uint4(0, 0, 0, 0);
-  }
-  for (int row = threadIdx.x; row < block.rows; row += Config::kThreads) {
-    params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
-               (block.first_row + row) * params.lse_row_stride] = INFINITY;
-  }
-}
-
-template <typename Config, typename Element>
 __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     forward_kernel(const ForwardParams params) {
   using QueryTile = typename Config::QueryTile;
@@ -104,23 +89,17 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   }
 
   // Epilogue: normalise, write the LSE, stage O in the Q tile (each warp its own rows), store.
+  finish_rows(softmax, params, block, warp_row, output);
   const int lane = threadIdx.x % 32;
 #pragma unroll
   for (int t = 0; t < Config::kRowTiles; ++t) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const float sum = quad_sum(softmax.row_sum[t][h]);
-      const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
       const int row = warp_row + 16 * t + lane / 4 + 8 * h;
 #pragma unroll
       for (int d = 0; d < Config::kDimTiles; ++d) {
         *reinterpret_cast<std::uint32_t*>(q_tile + QueryTile::offset(row, d) + 2 * (lane % 4)) =
-            ptx::pack2<Element>(output[t][d][2 * h] * inverse, output[t][d][2 * h + 1] * inverse);
-      }
-      if (lane % 4 == 0 && row < block.rows) {
-        params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
-                   (block.first_row + row) * params.lse_row_stride] =
-            sum > 0.0f ? (softmax.row_max[t][h] + log2f(sum)) * 0.69314718055994531f : INFINITY;
+            ptx::pack2<Element>(output[t][d][2 * h], output[t][d][2 * h + 1]);
       }
     }
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cuda/common/fwd_params.h"
+#include "cuda/sm80/tile_io.cuh"
 
 namespace flashattn::sm80 {
 
@@ -106,6 +107,22 @@ __device__ __forceinline__ float transform_scores(
     }
   }
   return score_scale;
+}
+
+// A CTA whose rows see no key: O = 0 and LSE = +inf.
+template <typename Config, typename Element>
+__device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block) {
+  Element* out = const_cast<Element*>(row_pointer<Element>(
+      params.out, params.out_strides, block.batch, block.first_row, block.head));
+  for (int i = threadIdx.x; i < block.rows * (params.head_dim / 8); i += Config::kThreads) {
+    const int row = i / (params.head_dim / 8);
+    *reinterpret_cast<uint4*>(out + row * params.out_strides.row +
+                              (i % (params.head_dim / 8)) * 8) = make_uint4(0, 0, 0, 0);
+  }
+  for (int row = threadIdx.x; row < block.rows; row += Config::kThreads) {
+    params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
+               (block.first_row + row) * params.lse_row_stride] = INFINITY;
+  }
 }
 
 }  // namespace flashattn::sm80

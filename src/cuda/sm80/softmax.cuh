@@ -5,7 +5,9 @@
 
 #include <cmath>
 
+#include "cuda/common/fwd_params.h"
 #include "cuda/ptx/math.cuh"
+#include "cuda/sm80/query_block.cuh"
 
 namespace flashattn::sm80 {
 
@@ -99,5 +101,33 @@ struct OnlineSoftmax {
     }
   }
 };
+
+// After the last key block: divides this thread's output rows by their sums and writes their
+// LSE = (reference max + log2 sum) ln 2, +inf (and O = 0) for rows that saw no key.
+template <int RowTiles, int KeyTiles, int DimTiles>
+__device__ __forceinline__ void finish_rows(
+    const OnlineSoftmax<RowTiles, KeyTiles, DimTiles>& softmax, const ForwardParams& params,
+    const ForwardBlock& block, int warp_row, float (&output)[RowTiles][DimTiles][4]) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float sum = quad_sum(softmax.row_sum[t][h]);
+      const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+#pragma unroll
+      for (int d = 0; d < DimTiles; ++d) {
+        output[t][d][2 * h] *= inverse;
+        output[t][d][2 * h + 1] *= inverse;
+      }
+      const int row = warp_row + 16 * t + lane / 4 + 8 * h;
+      if (lane % 4 == 0 && row < block.rows) {
+        params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
+                   (block.first_row + row) * params.lse_row_stride] =
+            sum > 0.0f ? (softmax.row_max[t][h] + log2f(sum)) * 0.69314718055994531f : INFINITY;
+      }
+    }
+  }
+}
 
 }  // namespace flashattn::sm80

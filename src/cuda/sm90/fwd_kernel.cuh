@@ -1,0 +1,196 @@
+// The sm90 forward kernel: warp-specialised. Warpgroup 0 (the producer; one thread works) loads
+// Q once and K, V blocks into a 2-stage ring with TMA, each stage's arrival counted by an
+// mbarrier; warpgroups 1 and 2 (the consumers) own 64 query rows each and run S = Q Kᵀ (wgmma,
+// both operands from shared memory), the online softmax of the sm80 path on the accumulators
+// (same fragment layout), then O += P V (wgmma, P from registers, V from shared memory), and
+// release the stage. Key blocks are walked last to first, so masked blocks come first.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "cuda/common/fwd_params.h"
+#include "cuda/ptx/mbarrier.cuh"
+#include "cuda/ptx/tma.cuh"
+#include "cuda/ptx/wgmma.cuh"
+#include "cuda/sm80/query_block.cuh"
+#include "cuda/sm80/softmax.cuh"
+#include "cuda/sm80/tile_io.cuh"
+#include "cuda/sm80/warp_gemm.cuh"
+#include "cuda/sm90/fwd_config.h"
+
+namespace flashattn::sm90 {
+
+using sm80::ForwardBlock;
+
+template <typename Config, typename Element>
+struct ForwardSmem {
+  Element* query;  // kColumnBlocks blocks of [kBlockM][64]
+  Element* keys;   // kStages tiles of kColumnBlocks blocks of [kBlockN][64]
+  Element* values;
+  std::uint64_t* query_full;
+  std::uint64_t* key_full;    // [kStages]
+  std::uint64_t* value_full;  // [kStages]
+  std::uint64_t* stage_free;  // [kStages]: every consumer thread is done with the stage
+
+  __device__ explicit ForwardSmem(unsigned char* raw) {
+    // The 128-byte swizzle repeats every 1024 bytes: tiles start on such a boundary.
+    auto* base = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(raw) + 1023) &
+                                                  ~std::uintptr_t{1023});
+    query = reinterpret_cast<Element*>(base);
+    keys = query + Config::kQueryElements;
+    values = keys + Config::kStages * Config::kKeyElements;
+    query_full = reinterpret_cast<std::uint64_t*>(values + Config::kStages * Config::kKeyElements);
+    key_full = query_full + 1;
+    value_full = key_full + Config::kStages;
+    stage_free = value_full + Config::kStages;
+  }
+  __device__ Element* key(int stage) const { return keys + stage * Config::kKeyElements; }
+  __device__ Element* value(int stage) const { return values + stage * Config::kKeyElements; }
+};
+
+// Copies one tile (kColumnBlocks boxes of `rows` x 64) of head `head`, batch `batch`, from row
+// `first_row`, counted on `barrier`. Rows past the tensor are zero-filled by the TMA unit.
+template <typename Config, typename Element>
+__device__ __forceinline__ void load_tile(Element* tile, int rows, const CUtensorMap* map,
+                                          std::uint64_t* barrier, int first_row, int head,
+                                          int batch) {
+  ptx::mbarrier_arrive_expect_bytes(barrier, 2 * rows * Config::kHeadDim);
+#pragma unroll
+  for (int block = 0; block < Config::kColumnBlocks; ++block) {
+    ptx::tma_load_4d(tile + block * rows * 64, map, barrier, 64 * block, first_row, head, batch);
+  }
+}
+
+template <typename Config, typename Element>
+__device__ __forceinline__ void produce(const ForwardBlock& block,
+                                        const ForwardSmem<Config, Element>& smem,
+                                        const CUtensorMap* q_map, const CUtensorMap* k_map,
+                                        const CUtensorMap* v_map) {
+  load_tile<Config>(smem.query, Config::kBlockM, q_map, smem.query_full, block.first_row,
+                    block.head, block.batch);
+  int index = 0;
+  for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
+    const int stage = index % Config::kStages;
+    const int use = index / Config::kStages;
+    if (use > 0) ptx::mbarrier_wait(&smem.stage_free[stage], (use - 1) & 1);
+    load_tile<Config>(smem.key(stage), Config::kBlockN, k_map, &smem.key_full[stage],
+                      n * Config::kBlockN, block.kv_head, block.batch);
+    load_tile<Config>(smem.value(stage), Config::kBlockN, v_map, &smem.value_full[stage],
+                      n * Config::kBlockN, block.kv_head, block.batch);
+  }
+}
+
+// S (this warpgroup's 64 rows x kBlockN) = Q Kᵀ: k16 steps over the head dim, 32 bytes apart
+// inside a 64-column block, a block apart across them.
+template <typename Config, typename Element>
+__device__ __forceinline__ void multiply_query_key(const Element* query, const Element* key,
+                                                   float (&scores)[Config::kBlockN / 2]) {
+#pragma unroll
+  for (int kk = 0; kk < Config::kHeadDim / 16; ++kk) {
+    const int block = kk / 4;
+    const int column = 16 * (kk % 4);
+    const std::uint64_t a =
+        ptx::smem_descriptor_swizzle128(query + block * Config::kBlockM * 64 + column, 16, 1024);
+    const std::uint64_t b =
+        ptx::smem_descriptor_swizzle128(key + block * Config::kBlockN * 64 + column, 16, 1024);
+    ptx::wgmma_ss<Element, 0, 0>(scores, a, b, kk > 0);
+  }
+}
+
+// O += P V with P as A fragments from the score registers and V MN-major: a k16 step is 16 rows
+// (keys); the descriptor's leading offset jumps between V's 64-column blocks.
+template <typename Config, typename Element>
+__device__ __forceinline__ void multiply_probability_value(
+    const float (&probabilities)[1][Config::kKeyTiles][4], const Element* value,
+    float (&output)[Config::kHeadDim / 2]) {
+#pragma unroll
+  for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
+    std::uint32_t a[4];
+    sm80::pack_a_fragment<Element>(a, probabilities[0][2 * kk], probabilities[0][2 * kk + 1]);
+    const std::uint64_t b =
+        ptx::smem_descriptor_swizzle128(value + 16 * kk * 64, Config::kBlockN * 128, 1024);
+    ptx::wgmma_rs<Element, 1>(output, a, b, 1);
+  }
+}
+
+template <typename Config, typename Element>
+__device__ __forceinline__ void consume(const ForwardParams& params, const ForwardBlock& block,
+                                        const ForwardSmem<Config, Element>& smem, int consumer) {
+  constexpr int kKeyTiles = Config::kKeyTiles;
+  constexpr int kDimTiles = Config::kDimTiles;
+  const int warp_row = 64 * consumer + 16 * (threadIdx.x / 32 % 4);
+  const Element* query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows
+  float output[1][kDimTiles][4] = {};
+  auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
+  sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles> softmax;
+  softmax.reset();
+  ptx::mbarrier_wait(smem.query_full, 0);
+  int index = 0;
+  for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
+    const int stage = index % Config::kStages;
+    const std::uint32_t parity = (index / Config::kStages) & 1;
+    float scores[1][kKeyTiles][4];
+    auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
+    ptx::mbarrier_wait(&smem.key_full[stage], parity);
+    ptx::wgmma_fence();
+    multiply_query_key<Config>(query, smem.key(stage), scores_flat);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    ptx::wgmma_fence_operands(scores_flat);
+    const float score_scale =
+        sm80::transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
+    softmax.absorb(scores, output, score_scale);
+    ptx::mbarrier_wait(&smem.value_full[stage], parity);
+    ptx::wgmma_fence_operands(output_flat);
+    ptx::wgmma_fence();
+    multiply_probability_value<Config>(scores, smem.value(stage), output_flat);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    ptx::wgmma_fence_operands(output_flat);
+    ptx::mbarrier_arrive(&smem.stage_free[stage]);
+  }
+  sm80::finish_rows(softmax, params, block, warp_row, output);
+  sm80::store_fragment_rows(
+      output, 1.0f,
+      const_cast<Element*>(sm80::row_pointer<Element>(params.out, params.out_strides, block.batch,
+                                                      block.first_row, block.head)),
+      params.out_strides.row, warp_row, block.rows, params.head_dim);
+}
+
+template <typename Config, typename Element>
+__global__ void __launch_bounds__(Config::kThreads, 1)
+    forward_kernel(const ForwardParams params, const __grid_constant__ CUtensorMap q_map,
+                   const __grid_constant__ CUtensorMap k_map,
+                   const __grid_constant__ CUtensorMap v_map) {
+  extern __shared__ unsigned char shared_memory[];
+  const ForwardSmem<Config, Element> smem(shared_memory);
+  const ForwardBlock block = ForwardBlock::locate<Config>(params);
+  if (block.end_key_block <= block.first_key_block) {
+    sm80::write_empty_rows<Config, Element>(params, block);
+    return;
+  }
+  if (threadIdx.x == 0) {
+    ptx::mbarrier_init(smem.query_full, 1);
+    for (int stage = 0; stage < Config::kStages; ++stage) {
+      ptx::mbarrier_init(&smem.key_full[stage], 1);
+      ptx::mbarrier_init(&smem.value_full[stage], 1);
+      ptx::mbarrier_init(&smem.stage_free[stage], 128 * Config::kConsumers);
+    }
+    ptx::mbarrier_init_fence();
+  }
+  __syncthreads();
+  const int warpgroup = threadIdx.x / 128;
+  if (warpgroup == 0) {
+    ptx::warpgroup_registers_decrease<Config::kProducerRegisters>();
+    if (threadIdx.x == 0) produce<Config>(block, smem, &q_map, &k_map, &v_map);
+  } else {
+    ptx::warpgroup_registers_increase<Config::kConsumerRegisters>();
+    consume<Config>(params, block, smem, warpgroup - 1);
+  }
+}
+
+}  // namespace flashattn::sm90
