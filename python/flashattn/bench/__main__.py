@@ -130,9 +130,10 @@ def main(argv=None) -> int:
            "git": _git_commit(), "torch": torch.__version__,
            "cudnn": torch.backends.cudnn.version() if args.device == "cuda" else None,
            "unavailable": unavailable, "rows": []}
-    total = len(cases) * len(runnable)
-    for index, (case, (name, impl)) in enumerate(
-            ((case, item) for case in cases for item in runnable.items()), start=1):
+    pairs = [(case, (name, impl)) for case in cases for name, impl in runnable.items()
+             if case.direction != "bwd" or not getattr(impl, "forward_only", False)]
+    total = len(pairs)
+    for index, (case, (name, impl)) in enumerate(pairs, start=1):
         print(f"\r[{index}/{total}] {name} {case.direction} d{case.head_dim} s{case.seqlen_k}"
               f"{' causal' if case.causal else ''}".ljust(60), end="", file=sys.stderr,
               flush=True)

@@ -22,6 +22,20 @@ def _flashattn(deterministic: bool = False) -> Attention:
     return lambda q, k, v, causal: attention(q, k, v, causal=causal, deterministic=deterministic)
 
 
+def _flashattn_forward_path(backend: str) -> Attention:
+    """The forward of one kernel path (e.g. "cuda_sm80" on Hopper, to compare the paths)."""
+    from flashattn import _C
+
+    def run(q, k, v, causal):
+        out = torch.empty_like(q)
+        lse = q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
+        _C.forward(q, k, v, out, lse, causal=causal, backend=backend,
+                   stream=torch.cuda.current_stream(q.device).cuda_stream)
+        return out
+    run.forward_only = True  # no autograd: the backward rows skip it
+    return run
+
+
 def _sdpa(backend) -> Attention:
     def run(q, k, v, causal):
         context = (torch.nn.attention.sdpa_kernel(backend) if backend is not None
@@ -65,6 +79,9 @@ def available_impls(device: str) -> dict[str, Attention | str]:
     backends = torch.nn.attention.SDPBackend
     impls["flashattn"] = (_flashattn() if cuda_available()
                           else "no CUDA attention kernel in this build yet")
+    # The sm80 (mma.sync) forward where the automatic choice is another path (forward only).
+    impls["flashattn-sm80"] = (_flashattn_forward_path("cuda_sm80") if cuda_available()
+                               else "no CUDA attention kernel in this build yet")
     # The cost of bitwise-reproducible gradients (the forward is the same kernel).
     impls["flashattn-deterministic"] = (_flashattn(deterministic=True) if cuda_available()
                                         else "no CUDA attention kernel in this build yet")
