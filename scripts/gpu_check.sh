@@ -45,7 +45,7 @@ run_sanitizer() {
     "--head-dim 128 --seqlen-q 129 --seqlen-k 300 --window 20,5 --softcap 30 --backward"
     "--head-dim 256 --seqlen-q 150 --seqlen-k 77 --dtype float16 --backward --deterministic"
     "--head-dim 96 --seqlen-q 300 --seqlen-k 260 --backward")
-  for tool in memcheck racecheck; do
+  for tool in memcheck racecheck synccheck; do
     for problem in "${problems[@]}"; do
       # shellcheck disable=SC2086
       compute-sanitizer --tool "$tool" --error-exitcode 9 "$cli" run --device cuda --batch 1 \
