@@ -3,8 +3,7 @@
 // mbarrier; warpgroups 1 and 2 (the consumers) own 64 query rows each and run S = Q Kᵀ (wgmma,
 // both operands from shared memory), the online softmax of the sm80 path on the accumulators
 // (same fragment layout), then O += P V (wgmma, P from registers, V from shared memory), and
-// release the stage; the softmax of one block overlaps the P V of the one before. Key blocks
-// are walked last to first, so masked blocks come first.
+// release the stage. Key blocks are walked last to first, so masked blocks come first.
 #pragma once
 
 #include <cuda.h>
@@ -102,96 +101,58 @@ __device__ __forceinline__ void multiply_query_key(const Element* query, const E
   }
 }
 
-// O += P V with P packed as A fragments and V MN-major: a k16 step is 16 rows (keys); the
-// descriptor's leading offset jumps between V's 64-column blocks.
+// O += P V with P as A fragments from the score registers and V MN-major: a k16 step is 16 rows
+// (keys); the descriptor's leading offset jumps between V's 64-column blocks.
 template <typename Config, typename Element>
 __device__ __forceinline__ void multiply_probability_value(
-    const std::uint32_t (&probabilities)[Config::kBlockN / 16][4], const Element* value,
+    const float (&probabilities)[1][Config::kKeyTiles][4], const Element* value,
     float (&output)[Config::kHeadDim / 2]) {
 #pragma unroll
   for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
+    std::uint32_t a[4];
+    sm80::pack_a_fragment<Element>(a, probabilities[0][2 * kk], probabilities[0][2 * kk + 1]);
     const std::uint64_t b =
         ptx::smem_descriptor_swizzle128(value + 16 * kk * 64, Config::kBlockN * 128, 1024);
-    ptx::wgmma_rs<Element, 1>(output, probabilities[kk], b, 1);
+    ptx::wgmma_rs<Element, 1>(output, a, b, 1);
   }
 }
 
-// The step's scores, from the key block in `stage` once it has landed, waited for.
-template <typename Config, typename Element>
-__device__ __forceinline__ void issue_query_key(const Element* query,
-                                                const ForwardSmem<Config, Element>& smem, int stage,
-                                                std::uint32_t parity,
-                                                float (&scores)[Config::kBlockN / 2]) {
-  ptx::mbarrier_wait(&smem.key_full[stage], parity);
-  ptx::wgmma_fence();
-  multiply_query_key<Config>(query, smem.key(stage), scores);
-  ptx::wgmma_commit();
-}
-
-// Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
-// previous block's P V into O, the warps run this block's softmax; O is rescaled only after
-// that group has finished, before the next P V.
 template <typename Config, typename Element>
 __device__ __forceinline__ void consume(const ForwardParams& params, const ForwardBlock& block,
                                         const ForwardSmem<Config, Element>& smem, int consumer) {
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
-  using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
   const int warp_row = 64 * consumer + 16 * (threadIdx.x / 32 % 4);
   const Element* query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows
   float output[1][kDimTiles][4] = {};
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
-  float scores[1][kKeyTiles][4];
-  auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
-  std::uint32_t probabilities[Config::kBlockN / 16][4];
-  Softmax softmax;
+  sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles> softmax;
   softmax.reset();
-  // Scores of key block n to probabilities, in place (the rescale O needs is returned).
-  const auto softmax_step = [&](int n) {
+  ptx::mbarrier_wait(smem.query_full, 0);
+  int index = 0;
+  for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
+    const int stage = index % Config::kStages;
+    const std::uint32_t parity = (index / Config::kStages) & 1;
+    float scores[1][kKeyTiles][4];
+    auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
+    ptx::mbarrier_wait(&smem.key_full[stage], parity);
+    ptx::wgmma_fence();
+    multiply_query_key<Config>(query, smem.key(stage), scores_flat);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(scores_flat);
     const float score_scale =
         sm80::transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
-    return softmax.absorb_scores(scores, score_scale);
-  };
-  // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
-  const auto pack_probabilities = [&] {
-#pragma unroll
-    for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
-      sm80::pack_a_fragment<Element>(probabilities[kk], scores[0][2 * kk], scores[0][2 * kk + 1]);
-    }
-  };
-
-  ptx::mbarrier_wait(smem.query_full, 0);
-  int n = block.end_key_block - 1;
-  issue_query_key<Config>(query, smem, 0, 0, scores_flat);
-  ptx::wgmma_wait<0>();
-  softmax_step(n);  // O is still 0: nothing to rescale
-  pack_probabilities();
-  for (int index = 1; n > block.first_key_block; ++index) {
-    const int stage = index % Config::kStages;
-    const int previous = (index - 1) % Config::kStages;
-    issue_query_key<Config>(query, smem, stage, (index / Config::kStages) & 1, scores_flat);
-    ptx::mbarrier_wait(&smem.value_full[previous], ((index - 1) / Config::kStages) & 1);
-    multiply_probability_value<Config>(probabilities, smem.value(previous), output_flat);
+    softmax.absorb(scores, output, score_scale);
+    ptx::mbarrier_wait(&smem.value_full[stage], parity);
+    ptx::wgmma_fence_operands(output_flat);
+    ptx::wgmma_fence();
+    multiply_probability_value<Config>(scores, smem.value(stage), output_flat);
     ptx::wgmma_commit();
-    ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
-    const typename Softmax::Rescale rescale = softmax_step(--n);
     ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(output_flat);
-    ptx::mbarrier_arrive(&smem.stage_free[previous]);
-    Softmax::apply(rescale, output);
-    pack_probabilities();
+    ptx::mbarrier_arrive(&smem.stage_free[stage]);
   }
-  const int last = (block.end_key_block - 1 - block.first_key_block) % Config::kStages;
-  const int last_use = (block.end_key_block - 1 - block.first_key_block) / Config::kStages;
-  ptx::mbarrier_wait(&smem.value_full[last], last_use & 1);
-  ptx::wgmma_fence();
-  multiply_probability_value<Config>(probabilities, smem.value(last), output_flat);
-  ptx::wgmma_commit();
-  ptx::wgmma_wait<0>();
-  ptx::wgmma_fence_operands(output_flat);
-  ptx::mbarrier_arrive(&smem.stage_free[last]);
-
   sm80::finish_rows(softmax, params, block, warp_row, output);
   sm80::store_fragment_rows(
       output, 1.0f,
