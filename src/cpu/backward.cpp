@@ -1,5 +1,8 @@
 // Recomputation backward: three race-free passes, so it is deterministic without atomics.
-//   0. per (batch, head, query block): the row statistics m, 1/l and delta = sum_j P_ij dP_ij;
+//   0. per (batch, head, query block): the row statistics m, 1/l and delta = sum_j P_ij dP_ij,
+//      checked against the saved LSE: where they disagree beyond its rounding, the saved LSE
+//      and rowsum(dO * O) are used instead (the caller's out and LSE cover more keys than this
+//      call sees, as in ring attention, whose partial calls all use the merged statistics);
 //   1. per (batch, kv head, key block): dV = sum P^T dO and dK = scale * sum dS^T Q over the
 //      query heads of the group;
 //   2. per (batch, head, query block): dQ = scale * sum dS K;
@@ -12,6 +15,7 @@
 // three values per query row.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "cpu/backend.h"
 #include "cpu/online_softmax.h"
@@ -20,6 +24,14 @@
 
 namespace flashattn {
 namespace {
+
+// How far a recomputed LSE may be from the saved one and still be the same statistic: a few
+// roundings of the saved LSE's dtype at its magnitude.
+double lse_rounding(DType dtype, double lse) {
+  const double epsilon = dtype == DType::float64 ? std::numeric_limits<double>::epsilon()
+                                                 : std::numeric_limits<float>::epsilon();
+  return 8 * epsilon * std::max(1.0, std::abs(lse));
+}
 
 // Per query row of the problem, [B, Hq, Sq] flattened.
 template <typename Accum>
@@ -134,12 +146,34 @@ void row_statistics(const BackwardProblem& problem, std::int64_t batch, std::int
       weighted[r] = sum;
     }
   }
+  Tile<Accum> out;
+  load_rows<Element>(problem.out, batch, first_query, rows, head, out);
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::size_t at = RowStatistics<Accum>::index(shape, batch, head, first_query + r);
-    const bool empty = softmax.empty(r);  // P = 0 everywhere: m = 0 keeps exp(s - m) finite
-    statistics.row_max[at] = empty ? Accum(0) : softmax.row_max[r];
-    statistics.inverse_sum[at] = empty ? Accum(0) : Accum(1) / softmax.row_sum[r];
-    statistics.delta[at] = empty ? Accum(0) : weighted[r] / softmax.row_sum[r];
+    const double saved = load_as_double(
+        problem.lse.data, problem.lse.dtype,
+        static_cast<std::size_t>(lse_offset(problem.lse, batch, head, first_query + r)));
+    const bool empty = softmax.empty(r) || std::isinf(saved);
+    if (empty) {  // P = 0 everywhere: m = 0 keeps exp(s - m) finite
+      statistics.row_max[at] = Accum(0);
+      statistics.inverse_sum[at] = Accum(0);
+      statistics.delta[at] = Accum(0);
+      continue;
+    }
+    const double recomputed =
+        static_cast<double>(softmax.row_max[r]) + std::log(static_cast<double>(softmax.row_sum[r]));
+    if (std::abs(recomputed - saved) <= lse_rounding(problem.lse.dtype, saved)) {
+      statistics.row_max[at] = softmax.row_max[r];
+      statistics.inverse_sum[at] = Accum(1) / softmax.row_sum[r];
+      statistics.delta[at] = weighted[r] / softmax.row_sum[r];
+    } else {  // the saved statistics belong to a larger problem (e.g. a ring attention merge)
+      Accum delta = 0;
+      for (std::int64_t c = 0; c < shape.head_dim; ++c)
+        delta += query.dout.row(r)[c] * out.row(r)[c];
+      statistics.row_max[at] = static_cast<Accum>(saved);
+      statistics.inverse_sum[at] = Accum(1);
+      statistics.delta[at] = delta;
+    }
   }
 }
 

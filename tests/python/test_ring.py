@@ -1,0 +1,92 @@
+"""Ring attention on CPU processes with Gloo: every rank's output and gradient shards against
+the whole-sequence reference (fp64 exact, naive low precision), DESIGN.md §4 rule."""
+
+import os
+import tempfile
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from flashattn.distributed import ring_attention, shard
+from reference import assert_within_tolerance, cancellation_floor, reference_attention
+
+CASES = [
+    # (name, dtype, global length per rank count, heads q / kv, head dim, options, layout)
+    ("plain gqa uneven", torch.bfloat16, lambda w: 13 * w + 5, (4, 2), 32, {}, "contiguous"),
+    ("causal fp32", torch.float32, lambda w: 11 * w + 3, (2, 2), 16, {"causal": True},
+     "contiguous"),
+    ("causal zigzag", torch.bfloat16, lambda w: 12 * w, (4, 1), 32, {"causal": True}, "zigzag"),
+    ("sliding window softcap", torch.float32, lambda w: 9 * w + 7, (2, 1), 16,
+     {"causal": True, "window": (6, 0), "softcap": 5.0}, "contiguous"),
+    ("two-sided window zigzag", torch.bfloat16, lambda w: 10 * w, (2, 2), 32,
+     {"window": (3, 8)}, "zigzag"),
+]
+
+
+def gradients(function, q, k, v, dout, **options):
+    leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    out = function(*leaves, **options)
+    out.backward(dout)
+    return out, [leaf.grad for leaf in leaves]
+
+
+def check_case(rank, world, case):
+    name, dtype, length_of, (heads_q, heads_kv), head_dim, options, layout = case
+    length = length_of(world)
+    generator = torch.Generator().manual_seed(len(name) + 7 * world)
+    q, dout = (torch.randn(2, length, heads_q, head_dim, generator=generator).to(dtype)
+               for _ in range(2))
+    k, v = (torch.randn(2, length, heads_kv, head_dim, generator=generator).to(dtype)
+            for _ in range(2))
+    shards = [shard(t, rank, world, layout) for t in (q, k, v, dout)]
+    out, grads = gradients(lambda *qkv, **o: ring_attention(*qkv, layout=layout, **o),
+                           *shards, **options)
+    reference_options = dict(options)
+    exact_out, exact = gradients(reference_attention, q.double(), k.double(), v.double(),
+                                 dout.double(), **reference_options)
+    naive_out, naive = gradients(reference_attention, q, k, v, dout, **reference_options)
+    rtol = 3.0 if options.get("softcap", 0) > 0 else 2.0
+    what = f"{name}, rank {rank} of {world}"
+    assert out.dtype == dtype and out.shape == shards[0].shape
+    assert_within_tolerance(out, shard(exact_out, rank, world, layout),
+                            shard(naive_out, rank, world, layout), rtol, f"out {what}")
+    floor = cancellation_floor(q, k, v, dout)
+    for label, grad, reference, low in zip(("dq", "dk", "dv"), grads, exact, naive):
+        assert grad.dtype == dtype, label
+        assert_within_tolerance(grad, shard(reference, rank, world, layout),
+                                shard(low, rank, world, layout), rtol, f"{label} {what}",
+                                floor)
+
+
+def worker(rank, world, init_file):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=world)
+    try:
+        torch.set_num_threads(1)
+        for case in CASES:
+            check_case(rank, world, case)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+def test_ring_attention_matches_the_whole_sequence(world):
+    with tempfile.TemporaryDirectory() as directory:
+        mp.spawn(worker, args=(world, os.path.join(directory, "init")), nprocs=world)
+
+
+def test_needs_an_initialised_process_group():
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialised here")
+    x = torch.zeros(1, 4, 1, 8)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        ring_attention(x, x, x)
+
+
+def test_zigzag_shard_needs_divisible_length():
+    with pytest.raises(ValueError, match="divisible by 2 \\* world = 4"):
+        shard(torch.zeros(1, 6, 1, 8), 0, 2, "zigzag")
+    with pytest.raises(ValueError, match="layout"):
+        shard(torch.zeros(1, 6, 1, 8), 0, 2, "striped")
