@@ -1,5 +1,6 @@
-"""Ring attention on CPU processes with Gloo: every rank's output and gradient shards against
-the whole-sequence reference (fp64 exact, naive low precision), DESIGN.md §4 rule."""
+"""Ring attention on CPU processes with Gloo (world sizes 1-4) and on every visible GPU with NCCL:
+every rank's output and gradient shards against the whole-sequence reference (fp64 exact,
+naive low precision), DESIGN.md §4 rule."""
 
 import os
 import tempfile
@@ -32,13 +33,15 @@ def gradients(function, q, k, v, dout, **options):
     return out, [leaf.grad for leaf in leaves]
 
 
-def check_case(rank, world, case):
+def check_case(rank, world, case, device="cpu"):
     name, dtype, length_of, (heads_q, heads_kv), head_dim, options, layout = case
+    if device != "cpu" and dtype == torch.float32:
+        dtype = torch.bfloat16  # the CUDA kernels take 16-bit inputs
     length = length_of(world)
     generator = torch.Generator().manual_seed(len(name) + 7 * world)
-    q, dout = (torch.randn(2, length, heads_q, head_dim, generator=generator).to(dtype)
+    q, dout = (torch.randn(2, length, heads_q, head_dim, generator=generator).to(device, dtype)
                for _ in range(2))
-    k, v = (torch.randn(2, length, heads_kv, head_dim, generator=generator).to(dtype)
+    k, v = (torch.randn(2, length, heads_kv, head_dim, generator=generator).to(device, dtype)
             for _ in range(2))
     shards = [shard(t, rank, world, layout) for t in (q, k, v, dout)]
     out, grads = gradients(lambda *qkv, **o: ring_attention(*qkv, layout=layout, **o),
@@ -60,13 +63,16 @@ def check_case(rank, world, case):
                                 floor)
 
 
-def worker(rank, world, init_file):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+def worker(rank, world, init_file, device="cpu"):
+    backend = "gloo" if device == "cpu" else "nccl"
+    if device != "cpu":
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method=f"file://{init_file}", rank=rank,
                             world_size=world)
     try:
         torch.set_num_threads(1)
         for case in CASES:
-            check_case(rank, world, case)
+            check_case(rank, world, case, device if device == "cpu" else f"cuda:{rank}")
     finally:
         dist.destroy_process_group()
 
@@ -75,6 +81,13 @@ def worker(rank, world, init_file):
 def test_ring_attention_matches_the_whole_sequence(world):
     with tempfile.TemporaryDirectory() as directory:
         mp.spawn(worker, args=(world, os.path.join(directory, "init")), nprocs=world)
+
+
+@pytest.mark.gpu
+def test_ring_attention_on_gpus_with_nccl():
+    world = torch.cuda.device_count()
+    with tempfile.TemporaryDirectory() as directory:
+        mp.spawn(worker, args=(world, os.path.join(directory, "init"), "cuda"), nprocs=world)
 
 
 def test_needs_an_initialised_process_group():
