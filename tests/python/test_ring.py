@@ -2,6 +2,7 @@
 every rank's output and gradient shards against the whole-sequence reference (fp64 exact,
 naive low precision), DESIGN.md §4 rule."""
 
+import json
 import os
 import tempfile
 
@@ -10,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from flashattn.bench import ring as ring_bench
 from flashattn.distributed import ring_attention, shard
 from reference import assert_within_tolerance, cancellation_floor, reference_attention
 
@@ -103,3 +105,12 @@ def test_zigzag_shard_needs_divisible_length():
         shard(torch.zeros(1, 6, 1, 8), 0, 2, "zigzag")
     with pytest.raises(ValueError, match="layout"):
         shard(torch.zeros(1, 6, 1, 8), 0, 2, "striped")
+
+
+def test_scaling_benchmark_writes_its_record(tmp_path):
+    ring_bench.main(["--device", "cpu", "--worlds", "1,2", "--seqlen", "256", "--heads", "2",
+                     "--head-dim", "32", "--causal", "--repeats", "1", "--out", str(tmp_path),
+                     "--name", "smoke"])
+    run = json.loads((tmp_path / "smoke.json").read_text())
+    assert [row["world"] for row in run["rows"]] == [1, 2]
+    assert run["rows"][0]["efficiency"] == 1.0 and all(r["seconds"] > 0 for r in run["rows"])
