@@ -114,3 +114,34 @@ def test_scaling_benchmark_writes_its_record(tmp_path):
     run = json.loads((tmp_path / "smoke.json").read_text())
     assert [row["world"] for row in run["rows"]] == [1, 2]
     assert run["rows"][0]["efficiency"] == 1.0 and all(r["seconds"] > 0 for r in run["rows"])
+
+
+def test_band_calls_see_exactly_the_global_mask():
+    # Every (query segment, key segment) call must make the kernels (windows aligned on the
+    # bottom-right corner of the call) see exactly the pairs the global band allows.
+    from flashattn.distributed.ring import Segment, _band
+
+    generator = torch.Generator().manual_seed(3)
+
+    def draw(high):
+        return int(torch.randint(0, high, (1,), generator=generator))
+
+    for _ in range(400):
+        causal = draw(2) == 1
+        window = (draw(12) - 2, draw(12) - 2)  # negative: unbounded
+        band = _band(causal, window)
+        query = Segment(draw(40), 0, 1 + draw(15))
+        key = Segment(draw(40), 0, 1 + draw(15))
+        call = band.call(query, key)
+        for i in range(query.length):
+            for j in range(key.length):
+                offset = key.start + j - (query.start + i)  # global key - query
+                expected = ((band.left is None or offset >= -band.left) and
+                            (band.right is None or offset <= band.right))
+                seen = False
+                if call is not None:
+                    rows, keys, (left, right) = call
+                    corner = keys - rows
+                    seen = (i < rows and j < keys and (left < 0 or j - i >= corner - left) and
+                            (right < 0 or j - i <= corner + right))
+                assert seen == expected, (causal, window, query, key, call, i, j)
