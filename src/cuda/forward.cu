@@ -37,8 +37,7 @@ void cuda_forward(const ForwardProblem& problem, void* stream) {
   const int head_dim = check_cuda_problem(problem);
   const int device = problem.q.device.index;
   const DeviceGuard guard(device);
-  require_compute_capability(device, 80);
-  const bool hopper = compute_capability(device) == 90;
+  const bool hopper = require_compute_capability(device, 80) == 90;
   if (problem.backend == Backend::cuda_sm90 && !hopper) {
     throw Unsupported("backend cuda_sm90: device " + std::to_string(device) +
                       " is not a compute capability 9.0 GPU");

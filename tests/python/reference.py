@@ -75,3 +75,12 @@ def cancellation_floor(q, k, v, dout, scale=None):
     dp = dout.double().norm(dim=-1).max() * v.double().norm(dim=-1).max()
     operand = max(q.double().abs().max(), k.double().abs().max())
     return (4 * torch.finfo(torch.float32).eps * dp * operand * scale).item()
+
+
+def gradients(attention, q, k, v, dout, **options):
+    """(out, [dq, dk, dv]) of attention(q, k, v, **options) for the output gradient `dout`,
+    through torch autograd on detached copies of the views (layouts kept)."""
+    leaves = [t.detach().requires_grad_() for t in (q, k, v)]
+    out = attention(*leaves, **options)
+    out.backward(dout)
+    return out, [leaf.grad for leaf in leaves]

@@ -5,18 +5,12 @@ import torch
 
 import flashattn
 from gpu_cases import make_tensor, random_case
-from reference import assert_within_tolerance, cancellation_floor, reference_attention
+from reference import (assert_within_tolerance, cancellation_floor, gradients,
+                       reference_attention)
 
 pytestmark = pytest.mark.gpu
 
 NUM_CASES = 240
-
-
-def gradients(attention, q, k, v, dout, **options):
-    leaves = [t.detach().requires_grad_() for t in (q, k, v)]
-    out = attention(*leaves, **options)
-    out.backward(dout)
-    return out, [leaf.grad for leaf in leaves]
 
 
 @pytest.mark.parametrize("seed", range(NUM_CASES))

@@ -13,7 +13,8 @@ import torch.multiprocessing as mp
 
 from flashattn.bench import ring as ring_bench
 from flashattn.distributed import ring_attention, shard
-from reference import assert_within_tolerance, cancellation_floor, reference_attention
+from reference import (assert_within_tolerance, cancellation_floor, gradients,
+                       reference_attention)
 
 CASES = [
     # (name, dtype, global length per rank count, heads q / kv, head dim, options, layout)
@@ -26,13 +27,6 @@ CASES = [
     ("two-sided window zigzag", torch.bfloat16, lambda w: 10 * w, (2, 2), 32,
      {"window": (3, 8)}, "zigzag"),
 ]
-
-
-def gradients(function, q, k, v, dout, **options):
-    leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
-    out = function(*leaves, **options)
-    out.backward(dout)
-    return out, [leaf.grad for leaf in leaves]
 
 
 def check_case(rank, world, case, device="cpu"):

@@ -23,6 +23,7 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
+from ..interface import _check_unbuilt_features
 from ..ops import backward_op, forward_op
 
 LAYOUTS = ("contiguous", "zigzag")
@@ -275,10 +276,7 @@ def ring_flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=Fals
                          deterministic=False, return_attn_probs=False, group=None,
                          layout="contiguous"):
     """flash_attn_func's signature over a sharded sequence (see ring_attention)."""
-    if dropout_p > 0.0:
-        raise NotImplementedError("flashattn: dropout_p > 0 is not implemented yet; pass 0.0")
-    if alibi_slopes is not None:
-        raise NotImplementedError("flashattn: alibi_slopes is not implemented yet; pass None")
+    _check_unbuilt_features(dropout_p, alibi_slopes)
     out, lse = ring_attention(q, k, v, group=group, scale=softmax_scale, causal=causal,
                               window=window_size, softcap=softcap, layout=layout,
                               deterministic=deterministic, return_lse=True)

@@ -34,18 +34,16 @@ inline int compute_capability(int device) {
   return 10 * major + minor;
 }
 
-inline void require_compute_capability(int device, int minimum) {
-  int major = 0, minor = 0;
-  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
-             "cudaDeviceGetAttribute");
-  check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
-             "cudaDeviceGetAttribute");
-  if (major * 10 + minor < minimum) {
+// The device's compute capability (e.g. 90), after checking it is at least `minimum`.
+inline int require_compute_capability(int device, int minimum) {
+  const int capability = compute_capability(device);
+  if (capability < minimum) {
     throw Unsupported("the CUDA kernels need compute capability " + std::to_string(minimum / 10) +
                       "." + std::to_string(minimum % 10) + " or newer; device " +
-                      std::to_string(device) + " has " + std::to_string(major) + "." +
-                      std::to_string(minor));
+                      std::to_string(device) + " has " + std::to_string(capability / 10) + "." +
+                      std::to_string(capability % 10));
   }
+  return capability;
 }
 
 }  // namespace flashattn

@@ -62,6 +62,18 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     ptx::cp_async_commit();
   };
 
+  // Visits every entry [t][n8][e] of this thread's score fragments.
+  const auto for_each_score = [](auto&& update) {
+#pragma unroll
+    for (int t = 0; t < kRowTiles; ++t) {
+#pragma unroll
+      for (int n8 = 0; n8 < kKeyTiles; ++n8) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          update(t, n8, e);
+      }
+    }
+  };
   float dq[kRowTiles][Config::kDimTiles][4] = {};
   if (block.end_key_block > block.first_key_block) {
     load_tile_async<QueryTile, Config::kThreads>(
@@ -112,30 +124,16 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
         (&derivative[0][0][0])[i] = 1.0f - tanh_value * tanh_value;
       }
     }
-#pragma unroll
-    for (int t = 0; t < kRowTiles; ++t) {
-#pragma unroll
-      for (int n8 = 0; n8 < kKeyTiles; ++n8) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          p[t][n8][e] = ptx::exp2_approx(fmaf(p[t][n8][e], score_scale, -lse_log2[t][e / 2]));
-        }
-      }
-    }
+    for_each_score([&](int t, int n8, int e) {
+      p[t][n8][e] = ptx::exp2_approx(fmaf(p[t][n8][e], score_scale, -lse_log2[t][e / 2]));
+    });
     float ds[kRowTiles][kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(dout_tile, warp_row, value_tile(stage),
                                                              0, ds);
-#pragma unroll
-    for (int t = 0; t < kRowTiles; ++t) {
-#pragma unroll
-      for (int n8 = 0; n8 < kKeyTiles; ++n8) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          ds[t][n8][e] = p[t][n8][e] * (ds[t][n8][e] - delta[t][e / 2]);
-          if (params.softcap > 0.0f) ds[t][n8][e] *= derivative[t][n8][e];
-        }
-      }
-    }
+    for_each_score([&](int t, int n8, int e) {
+      ds[t][n8][e] = p[t][n8][e] * (ds[t][n8][e] - delta[t][e / 2]);
+      if (params.softcap > 0.0f) ds[t][n8][e] *= derivative[t][n8][e];
+    });
     gemm_pb<KeyValueTile>(ds, key_tile(stage), 0, 0, dq);
   }
   store_fragment_rows(dq, params.scale,

@@ -174,6 +174,24 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
   ptx::cp_async_commit();
 }
 
+// Calls update(t, n, i, value) for every entry [t][n][i] of a warp's Sᵀ-shaped fragments, with
+// `value` the entry of `row_values` (one float per query row of the step: LSE or delta) that
+// belongs to its column.
+template <typename Config, typename Update>
+__device__ __forceinline__ void for_each_column_value(const float* row_values, Update update) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int n = 0; n < Config::kQueryTiles; ++n) {
+    const float2 value = *reinterpret_cast<const float2*>(row_values + 8 * n + 2 * (lane % 4));
+#pragma unroll
+    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        update(t, n, i, i % 2 == 0 ? value.x : value.y);
+    }
+  }
+}
+
 // Pᵀ of this warp's keys against the step's queries: Sᵀ = K Qᵀ, softcap, exp2 against the
 // saved LSE (rows past the sequence and rows that see nothing have LSE +inf: P = 0), masked
 // entries zeroed afterwards (so a negative scale cannot turn -inf into +inf). Under softcap
@@ -209,19 +227,9 @@ __device__ __forceinline__ void compute_probabilities(
     }
     score_scale = 1.0f;
   }
-  const float* lse_log2 = smem.lse_log2(step.stage);
-#pragma unroll
-  for (int n = 0; n < Config::kQueryTiles; ++n) {
-    const float2 lse = *reinterpret_cast<const float2*>(lse_log2 + 8 * n + 2 * (lane % 4));
-#pragma unroll
-    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        p[t][n][2 * h] = ptx::exp2_approx(fmaf(p[t][n][2 * h], score_scale, -lse.x));
-        p[t][n][2 * h + 1] = ptx::exp2_approx(fmaf(p[t][n][2 * h + 1], score_scale, -lse.y));
-      }
-    }
-  }
+  for_each_column_value<Config>(smem.lse_log2(step.stage), [&](int t, int n, int i, float lse) {
+    p[t][n][i] = ptx::exp2_approx(fmaf(p[t][n][i], score_scale, -lse));
+  });
   if (!step.masked(block)) return;
   // A thread holds 2 kKeyRowTiles keys but 2 kQueryTiles rows: the 64-bit window arithmetic
   // runs per key (the rows that see it), leaving one 32-bit compare pair per score.
@@ -264,19 +272,9 @@ __device__ __forceinline__ void compute_score_grad(
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
       smem.value, warp_key_row, smem.dout(step.stage), 0, ds);
   const int lane = threadIdx.x % 32;
-  const float* delta = smem.delta(step.stage);
-#pragma unroll
-  for (int n = 0; n < Config::kQueryTiles; ++n) {
-    const float2 row_delta = *reinterpret_cast<const float2*>(delta + 8 * n + 2 * (lane % 4));
-#pragma unroll
-    for (int t = 0; t < Config::kKeyRowTiles; ++t) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        ds[t][n][2 * h] = p[t][n][2 * h] * (ds[t][n][2 * h] - row_delta.x);
-        ds[t][n][2 * h + 1] = p[t][n][2 * h + 1] * (ds[t][n][2 * h + 1] - row_delta.y);
-      }
-    }
-  }
+  for_each_column_value<Config>(smem.delta(step.stage), [&](int t, int n, int i, float delta) {
+    ds[t][n][i] = p[t][n][i] * (ds[t][n][i] - delta);
+  });
   if (params.softcap > 0.0f) {
 #pragma unroll
     for (int t = 0; t < Config::kKeyRowTiles; ++t) {
