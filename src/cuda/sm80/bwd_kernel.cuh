@@ -174,6 +174,18 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
   ptx::cp_async_commit();
 }
 
+// This thread's slot for the softcap derivative 1 - tanh² of fragment pair [t][n][2 h, 2 h + 1]
+// (fp16, in the warp's own rows of its dSᵀ-sized park).
+template <typename Config, typename Element>
+__device__ __forceinline__ __half2* softcap_slot(const BackwardSmem<Config, Element>& smem,
+                                                 const WarpShare<Config>& share, int t, int n,
+                                                 int h) {
+  const int lane = threadIdx.x % 32;
+  const int row = share.key_row + 16 * t + lane / 4 + 8 * h;
+  return reinterpret_cast<__half2*>(smem.softcap_derivative(share.column_part) +
+                                    Config::ScoreTile::offset(row, n) + 2 * (lane % 4));
+}
+
 // Calls update(t, n, i, value) for every entry [t][n][i] of a warp's Sᵀ-shaped fragments, with
 // `value` the entry of `row_values` (one float per query row of the step: LSE or delta) that
 // belongs to its column.
@@ -201,7 +213,6 @@ __device__ __forceinline__ void compute_probabilities(
     const BackwardParams& params, const BackwardBlock& block,
     const BackwardSmem<Config, Element>& smem, const QueryStep<Config>& step,
     const WarpShare<Config>& share, float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
-  using ScoreTile = typename Config::ScoreTile;
   const int warp_key_row = share.key_row;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
       smem.key, warp_key_row, smem.query(step.stage), 0, p);
@@ -218,9 +229,7 @@ __device__ __forceinline__ void compute_probabilities(
           const float second = tanhf(p[t][n][2 * h + 1] * params.softcap_input_scale);
           p[t][n][2 * h] = params.softcap_log2 * first;
           p[t][n][2 * h + 1] = params.softcap_log2 * second;
-          const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
-          *reinterpret_cast<__half2*>(smem.softcap_derivative(share.column_part) +
-                                      ScoreTile::offset(row, n) + 2 * (lane % 4)) =
+          *softcap_slot(smem, share, t, n, h) =
               __floats2half2_rn(1.0f - first * first, 1.0f - second * second);
         }
       }
@@ -267,11 +276,8 @@ __device__ __forceinline__ void compute_score_grad(
     const QueryStep<Config>& step, const WarpShare<Config>& share,
     const float (&p)[Config::kKeyRowTiles][Config::kQueryTiles][4],
     float (&ds)[Config::kKeyRowTiles][Config::kQueryTiles][4]) {
-  using ScoreTile = typename Config::ScoreTile;
-  const int warp_key_row = share.key_row;
   gemm_abt<Config::kHeadDim / 16, typename Config::KeyValueTile, typename Config::QueryTile>(
-      smem.value, warp_key_row, smem.dout(step.stage), 0, ds);
-  const int lane = threadIdx.x % 32;
+      smem.value, share.key_row, smem.dout(step.stage), 0, ds);
   for_each_column_value<Config>(smem.delta(step.stage), [&](int t, int n, int i, float delta) {
     ds[t][n][i] = p[t][n][i] * (ds[t][n][i] - delta);
   });
@@ -282,10 +288,7 @@ __device__ __forceinline__ void compute_score_grad(
       for (int n = 0; n < Config::kQueryTiles; ++n) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          const int row = warp_key_row + 16 * t + lane / 4 + 8 * h;
-          const float2 derivative = __half22float2(
-              *reinterpret_cast<const __half2*>(smem.softcap_derivative(share.column_part) +
-                                                ScoreTile::offset(row, n) + 2 * (lane % 4)));
+          const float2 derivative = __half22float2(*softcap_slot(smem, share, t, n, h));
           ds[t][n][2 * h] *= derivative.x;
           ds[t][n][2 * h + 1] *= derivative.y;
         }
