@@ -10,7 +10,7 @@
 # 64,128,256), BUILD_HEAD_DIMS (compiled, ;-separated; default 64;128;256 for fwd, every
 # head dim of tests/python/gpu_cases.py with bwd: its random cases need them all), TESTS
 # (correctness gate, space separated pytest files; default the forward's, plus the
-# backward's with bwd).
+# backward's with bwd), ANCHOR (the impl the ratios divide by; default sdpa-flash).
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
@@ -139,13 +139,13 @@ verdicts=""
 for name in "${names[@]}"; do
   verdicts+="$name=${verdict[$name]};"
 done
-"$python" - "$out" "$verdicts" "${names[@]}" <<'EOF'
-"""Per variant and (dir, d, causal, S): flashattn TFLOP/s / sdpa-flash TFLOP/s of one run."""
+"$python" - "$out" "$verdicts" "${ANCHOR:-sdpa-flash}" "${names[@]}" <<'EOF'
+"""Per variant and (dir, d, causal, S): flashattn TFLOP/s / anchor TFLOP/s of one run."""
 import json
 import sys
 from pathlib import Path
 
-out, verdicts, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+out, verdicts, anchor_impl, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 verdict = dict(item.split("=", 1) for item in verdicts.split(";") if item)
 ratios, anchors = {}, {}
 for name in names:
@@ -157,16 +157,16 @@ for name in names:
         key = (row["dir"], row["d"], row["causal"], row["s"])
         cells.setdefault(key, {})[row["impl"]] = row.get("tflops")
     for key, values in cells.items():
-        ours, anchor = values.get("flashattn"), values.get("sdpa-flash")
+        ours, anchor = values.get("flashattn"), values.get(anchor_impl)
         ratios.setdefault(key, {})[name] = ours / anchor if ours and anchor else None
         anchors.setdefault(key, {})[name] = anchor
 shown = [name for name in names if any(name in row for row in ratios.values())]
 label = {name: name if name == "baseline" else name.split("-")[0] for name in names}
-print("\nflashattn / sdpa-flash (bf16, same run per variant); [x] = change vs baseline")
+print(f"\nflashattn / {anchor_impl} (bf16, same run per variant); [x] = change vs baseline")
 for name in names:
     print(f"  {label[name]:>8}: {name:<40} tests {verdict.get(name, '?')}")
 header = f"{'dir':>4} {'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
-print(header + f" {'sdpa TF/s min-max':>18}")
+print(header + f" {'anchor TF/s min-max':>18}")
 for key in sorted(ratios):
     direction, d, causal, s = key
     cells = []
