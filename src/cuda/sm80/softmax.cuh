@@ -43,11 +43,17 @@ struct OnlineSoftmax {
     }
   }
 
+  // How O must be rescaled after a step: a factor per row, and whether any row of the warp moved.
+  struct Rescale {
+    float factor[RowTiles][2];
+    bool any;
+  };
+
   // scores * score_scale are the log2-domain scores (score_scale > 0; -inf where masked).
-  // Turns them into exp2(score - reference) in place, rescaling O when the reference moves.
-  __device__ __forceinline__ void absorb(float (&scores)[RowTiles][KeyTiles][4],
-                                         float (&output)[RowTiles][DimTiles][4],
-                                         float score_scale) {
+  // Turns them into exp2(score - reference) in place and returns the O rescale the step needs
+  // (apply it before adding this step's P V).
+  __device__ __forceinline__ Rescale absorb_scores(float (&scores)[RowTiles][KeyTiles][4],
+                                                   float score_scale) {
     float tile_max[RowTiles][2];
     bool grows = false;
 #pragma unroll
@@ -64,20 +70,17 @@ struct OnlineSoftmax {
         grows |= tile_max[t][h] - row_max[t][h] > kRescaleThreshold;
       }
     }
-    if (__any_sync(0xffffffffu, grows)) {
+    Rescale rescale;
+    rescale.any = __any_sync(0xffffffffu, grows);
 #pragma unroll
-      for (int t = 0; t < RowTiles; ++t) {
+    for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          if (!(tile_max[t][h] > row_max[t][h])) continue;
-          const float correction = ptx::exp2_approx(row_max[t][h] - tile_max[t][h]);  // -inf: 0
+      for (int h = 0; h < 2; ++h) {
+        rescale.factor[t][h] = 1.0f;
+        if (rescale.any && tile_max[t][h] > row_max[t][h]) {
+          rescale.factor[t][h] = ptx::exp2_approx(row_max[t][h] - tile_max[t][h]);  // -inf: 0
           row_max[t][h] = tile_max[t][h];
-          row_sum[t][h] *= correction;
-#pragma unroll
-          for (int d = 0; d < DimTiles; ++d) {
-            output[t][d][2 * h] *= correction;
-            output[t][d][2 * h + 1] *= correction;
-          }
+          row_sum[t][h] *= rescale.factor[t][h];
         }
       }
     }
@@ -99,6 +102,29 @@ struct OnlineSoftmax {
         row_sum[t][h] = sum;
       }
     }
+    return rescale;
+  }
+
+  __device__ __forceinline__ static void apply(const Rescale& rescale,
+                                               float (&output)[RowTiles][DimTiles][4]) {
+    if (!rescale.any) return;
+#pragma unroll
+    for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int d = 0; d < DimTiles; ++d) {
+          output[t][d][2 * h] *= rescale.factor[t][h];
+          output[t][d][2 * h + 1] *= rescale.factor[t][h];
+        }
+      }
+    }
+  }
+
+  __device__ __forceinline__ void absorb(float (&scores)[RowTiles][KeyTiles][4],
+                                         float (&output)[RowTiles][DimTiles][4],
+                                         float score_scale) {
+    apply(absorb_scores(scores, score_scale), output);
   }
 };
 

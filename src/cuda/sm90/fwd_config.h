@@ -24,7 +24,7 @@ struct ForwardConfig {
   static constexpr int kRowTiles = 1;
   static constexpr int kKeyTiles = kBlockN / 8;
   static constexpr int kDimTiles = HeadDim / 8;
-  static constexpr int kBarrierBytes = 8 * (1 + 3 * kStages);
+  static constexpr int kBarrierBytes = 8 * (1 + 4 * kStages);
   static constexpr int kSmemBytes =
       2 * (kQueryElements + 2 * kStages * kKeyElements) + kBarrierBytes + 1024;  // + alignment
 

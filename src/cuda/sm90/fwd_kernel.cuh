@@ -1,9 +1,11 @@
 // The sm90 forward kernel: warp-specialised. Warpgroup 0 (the producer; one thread works) loads
-// Q once and K, V blocks into a 2-stage ring with TMA, each stage's arrival counted by an
-// mbarrier; warpgroups 1 and 2 (the consumers) own 64 query rows each and run S = Q Kᵀ (wgmma,
-// both operands from shared memory), the online softmax of the sm80 path on the accumulators
-// (same fragment layout), then O += P V (wgmma, P from registers, V from shared memory), and
-// release the stage. Key blocks are walked last to first, so masked blocks come first.
+// Q once and K, V blocks into a 2-stage ring with TMA, each arrival counted by an mbarrier;
+// warpgroups 1 and 2 (the consumers) own 64 query rows each and run S = Q Kᵀ (wgmma, both
+// operands from shared memory), the online softmax of the sm80 path on the accumulators (same
+// fragment layout), then O += P V (wgmma, P from registers, V from shared memory). The softmax
+// of one block overlaps the P V of the one before, the two consumers take turns issuing their
+// GEMMs (ping-pong), and K and V are released apart so the ring refills early. Key blocks are
+// walked last to first, so masked blocks come first.
 #pragma once
 
 #include <cuda.h>
@@ -14,6 +16,7 @@
 
 #include "cuda/common/fwd_params.h"
 #include "cuda/ptx/mbarrier.cuh"
+#include "cuda/ptx/named_barrier.cuh"
 #include "cuda/ptx/tma.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/sm80/query_block.cuh"
@@ -34,7 +37,10 @@ struct ForwardSmem {
   std::uint64_t* query_full;
   std::uint64_t* key_full;    // [kStages]
   std::uint64_t* value_full;  // [kStages]
-  std::uint64_t* stage_free;  // [kStages]: every consumer thread is done with the stage
+  // [kStages]: every consumer thread is done with the stage's K (once its S has landed) or V
+  // (once its P V has); released apart, K can be refilled while the P V still reads V.
+  std::uint64_t* key_free;
+  std::uint64_t* value_free;
 
   __device__ explicit ForwardSmem(unsigned char* raw) {
     // The 128-byte swizzle repeats every 1024 bytes: tiles start on such a boundary.
@@ -46,7 +52,8 @@ struct ForwardSmem {
     query_full = reinterpret_cast<std::uint64_t*>(values + Config::kStages * Config::kKeyElements);
     key_full = query_full + 1;
     value_full = key_full + Config::kStages;
-    stage_free = value_full + Config::kStages;
+    key_free = value_full + Config::kStages;
+    value_free = key_free + Config::kStages;
   }
   __device__ Element* key(int stage) const { return keys + stage * Config::kKeyElements; }
   __device__ Element* value(int stage) const { return values + stage * Config::kKeyElements; }
@@ -76,9 +83,10 @@ __device__ __forceinline__ void produce(const ForwardBlock& block,
   for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
     const int stage = index % Config::kStages;
     const int use = index / Config::kStages;
-    if (use > 0) ptx::mbarrier_wait(&smem.stage_free[stage], (use - 1) & 1);
+    if (use > 0) ptx::mbarrier_wait(&smem.key_free[stage], (use - 1) & 1);
     load_tile<Config>(smem.key(stage), Config::kBlockN, k_map, &smem.key_full[stage],
                       n * Config::kBlockN, block.kv_head, block.batch);
+    if (use > 0) ptx::mbarrier_wait(&smem.value_free[stage], (use - 1) & 1);
     load_tile<Config>(smem.value(stage), Config::kBlockN, v_map, &smem.value_full[stage],
                       n * Config::kBlockN, block.kv_head, block.batch);
   }
@@ -101,58 +109,124 @@ __device__ __forceinline__ void multiply_query_key(const Element* query, const E
   }
 }
 
-// O += P V with P as A fragments from the score registers and V MN-major: a k16 step is 16 rows
-// (keys); the descriptor's leading offset jumps between V's 64-column blocks.
+// O += P V with P packed as A fragments and V MN-major: a k16 step is 16 rows (keys); the
+// descriptor's leading offset jumps between V's 64-column blocks.
 template <typename Config, typename Element>
 __device__ __forceinline__ void multiply_probability_value(
-    const float (&probabilities)[1][Config::kKeyTiles][4], const Element* value,
+    const std::uint32_t (&probabilities)[Config::kBlockN / 16][4], const Element* value,
     float (&output)[Config::kHeadDim / 2]) {
 #pragma unroll
   for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
-    std::uint32_t a[4];
-    sm80::pack_a_fragment<Element>(a, probabilities[0][2 * kk], probabilities[0][2 * kk + 1]);
     const std::uint64_t b =
         ptx::smem_descriptor_swizzle128(value + 16 * kk * 64, Config::kBlockN * 128, 1024);
-    ptx::wgmma_rs<Element, 1>(output, a, b, 1);
+    ptx::wgmma_rs<Element, 1>(output, probabilities[kk], b, 1);
   }
 }
 
+// The step's scores, from the key block in `stage` once it has landed, waited for.
+template <typename Config, typename Element>
+__device__ __forceinline__ void issue_query_key(const Element* query,
+                                                const ForwardSmem<Config, Element>& smem, int stage,
+                                                std::uint32_t parity,
+                                                float (&scores)[Config::kBlockN / 2]) {
+  ptx::mbarrier_wait(&smem.key_full[stage], parity);
+  ptx::wgmma_fence();
+  multiply_query_key<Config>(query, smem.key(stage), scores);
+  ptx::wgmma_commit();
+}
+
+// The two consumer warpgroups take turns issuing their GEMMs (ping-pong), so one's softmax runs
+// while the other's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer c's turn;
+// the other consumer arrives on it once its own GEMMs are issued. Consumer 1 opens consumer 0's
+// first turn and does not open a turn after its last one, so arrivals and waits pair up.
+struct GemmTurns {
+  static constexpr int kFirstBarrier = 1;  // 0 is __syncthreads
+  static constexpr int kThreads = 256;     // both consumer warpgroups
+  int consumer;
+
+  __device__ explicit GemmTurns(int consumer) : consumer(consumer) {
+    if (consumer == 1) ptx::named_barrier_arrive(kFirstBarrier, kThreads);
+  }
+  __device__ void begin() const { ptx::named_barrier_sync(kFirstBarrier + consumer, kThreads); }
+  __device__ void end(bool last = false) const {
+    if (!(last && consumer == 1)) ptx::named_barrier_arrive(kFirstBarrier + 1 - consumer, kThreads);
+  }
+};
+
+// Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
+// previous block's P V into O, the warps run this block's softmax; O is rescaled only after
+// that group has finished, before the next P V.
 template <typename Config, typename Element>
 __device__ __forceinline__ void consume(const ForwardParams& params, const ForwardBlock& block,
                                         const ForwardSmem<Config, Element>& smem, int consumer) {
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
+  using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
   const int warp_row = 64 * consumer + 16 * (threadIdx.x / 32 % 4);
   const Element* query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows
   float output[1][kDimTiles][4] = {};
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
-  sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles> softmax;
+  float scores[1][kKeyTiles][4];
+  auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
+  std::uint32_t probabilities[Config::kBlockN / 16][4];
+  Softmax softmax;
   softmax.reset();
-  ptx::mbarrier_wait(smem.query_full, 0);
-  int index = 0;
-  for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
-    const int stage = index % Config::kStages;
-    const std::uint32_t parity = (index / Config::kStages) & 1;
-    float scores[1][kKeyTiles][4];
-    auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
-    ptx::mbarrier_wait(&smem.key_full[stage], parity);
-    ptx::wgmma_fence();
-    multiply_query_key<Config>(query, smem.key(stage), scores_flat);
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
+  // Scores of key block n to probabilities, in place (the rescale O needs is returned).
+  const auto softmax_step = [&](int n) {
     ptx::wgmma_fence_operands(scores_flat);
     const float score_scale =
         sm80::transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
-    softmax.absorb(scores, output, score_scale);
-    ptx::mbarrier_wait(&smem.value_full[stage], parity);
-    ptx::wgmma_fence_operands(output_flat);
-    ptx::wgmma_fence();
-    multiply_probability_value<Config>(scores, smem.value(stage), output_flat);
+    return softmax.absorb_scores(scores, score_scale);
+  };
+  // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
+  const auto pack_probabilities = [&] {
+#pragma unroll
+    for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
+      sm80::pack_a_fragment<Element>(probabilities[kk], scores[0][2 * kk], scores[0][2 * kk + 1]);
+    }
+  };
+
+  static_assert(Config::kConsumers == 2, "the GEMM turns alternate between two warpgroups");
+  const GemmTurns turns(consumer);
+  ptx::mbarrier_wait(smem.query_full, 0);
+  int n = block.end_key_block - 1;
+  turns.begin();
+  issue_query_key<Config>(query, smem, 0, 0, scores_flat);
+  turns.end();
+  ptx::wgmma_wait<0>();
+  ptx::mbarrier_arrive(&smem.key_free[0]);
+  softmax_step(n);  // O is still 0: nothing to rescale
+  pack_probabilities();
+  for (int index = 1; n > block.first_key_block; ++index) {
+    const int stage = index % Config::kStages;
+    const int previous = (index - 1) % Config::kStages;
+    turns.begin();
+    issue_query_key<Config>(query, smem, stage, (index / Config::kStages) & 1, scores_flat);
+    ptx::mbarrier_wait(&smem.value_full[previous], ((index - 1) / Config::kStages) & 1);
+    multiply_probability_value<Config>(probabilities, smem.value(previous), output_flat);
     ptx::wgmma_commit();
+    turns.end();
+    ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
+    ptx::mbarrier_arrive(&smem.key_free[stage]);
+    const typename Softmax::Rescale rescale = softmax_step(--n);
     ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(output_flat);
-    ptx::mbarrier_arrive(&smem.stage_free[stage]);
+    ptx::mbarrier_arrive(&smem.value_free[previous]);
+    Softmax::apply(rescale, output);
+    pack_probabilities();
   }
+  const int last = (block.end_key_block - 1 - block.first_key_block) % Config::kStages;
+  const int last_use = (block.end_key_block - 1 - block.first_key_block) / Config::kStages;
+  turns.begin();
+  ptx::mbarrier_wait(&smem.value_full[last], last_use & 1);
+  ptx::wgmma_fence();
+  multiply_probability_value<Config>(probabilities, smem.value(last), output_flat);
+  ptx::wgmma_commit();
+  turns.end(/*last=*/true);
+  ptx::wgmma_wait<0>();
+  ptx::wgmma_fence_operands(output_flat);
+  ptx::mbarrier_arrive(&smem.value_free[last]);
+
   sm80::finish_rows(softmax, params, block, warp_row, output);
   sm80::store_fragment_rows(
       output, 1.0f,
@@ -178,7 +252,8 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     for (int stage = 0; stage < Config::kStages; ++stage) {
       ptx::mbarrier_init(&smem.key_full[stage], 1);
       ptx::mbarrier_init(&smem.value_full[stage], 1);
-      ptx::mbarrier_init(&smem.stage_free[stage], 128 * Config::kConsumers);
+      ptx::mbarrier_init(&smem.key_free[stage], 128 * Config::kConsumers);
+      ptx::mbarrier_init(&smem.value_free[stage], 128 * Config::kConsumers);
     }
     ptx::mbarrier_init_fence();
   }
