@@ -1,18 +1,22 @@
 // Tile shapes of the sm80 backward, per head dim: the one table to edit when tuning.
 //
 // One CTA owns kBlockN keys of one KV head and walks the query blocks (kBlockM rows, every query
-// head of its group) that see them. Warps split the keys, so each warp computes Sᵀ = K Qᵀ and
-// dPᵀ = V dOᵀ for its own key rows and keeps Pᵀ and dSᵀ in registers as the A operand of
-// dV += Pᵀ dO and dK += dSᵀ Q; only dSᵀ goes through shared memory, for dQ += dS K. With
-// DimWarps > 1 the warps of one key group also split the head dim of dK and dV: each computes
-// the group's Sᵀ and dPᵀ (redundantly) but holds only its columns of the accumulators.
+// head of its group) that see them. Each GEMM of a step splits its output over the warps in
+// two dimensions, so no warp reads a whole operand tile that other warps read too:
+//   S = Q Kᵀ and dP = dO Vᵀ   kSdpRowWarps (query rows) x kSdpKeyWarps (keys);
+//   dV += Pᵀ dO, dK += dSᵀ Q   kGradKeyWarps (keys) x kGradDimWarps (head-dim columns);
+//   dQ = dS K                 kDqRowWarps (query rows) x kDqDimWarps (head-dim columns).
+// P and dS go through shared memory (16-bit, [query][key]) between the first pair and the rest.
+// docs/kernels_sm80.md counts the shared-memory traffic and HMMAs behind the choices.
 #pragma once
 
 #include "cuda/sm80/smem_layout.cuh"
+#include "cuda/sm80/warp_gemm.cuh"
 
 namespace flashattn::sm80 {
 
-template <int HeadDim, int BlockM, int BlockN, int Warps, int QueryStages, int DimWarps = 1>
+template <int HeadDim, int BlockM, int BlockN, int Warps, int QueryStages, int SdpRowWarps,
+          int GradKeyWarps, int DqRowWarps>
 struct BackwardTiles {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;  // query rows per step
@@ -22,51 +26,66 @@ struct BackwardTiles {
   // Buffers for Q, dO, LSE and delta: 2 loads the next query block during the whole step,
   // 1 only during dQ += dS K (for the head dims whose tiles leave no room for two).
   static constexpr int kQueryStages = QueryStages;
-  static constexpr int kDimWarps = DimWarps;
-  static constexpr int kKeyWarps = Warps / DimWarps;
-  static constexpr int kKeysPerWarp = BlockN / kKeyWarps;
-  static constexpr int kKeyRowTiles = kKeysPerWarp / 16;   // m16 tiles of keys per warp
-  static constexpr int kQueryTiles = BlockM / 8;           // n8 tiles of Sᵀ per key row tile
-  static constexpr int kGradColumns = HeadDim / DimWarps;  // a warp's columns of dK and dV
-  static constexpr int kDimTiles = kGradColumns / 8;
-  // dK and dV accumulators of more than 128 columns together would not fit the register file:
-  // dV then gets its own pass over the query blocks (recomputing Sᵀ), dK and dQ a second one.
-  static constexpr bool kSeparateValuePass = kGradColumns > 128;
-  // dQ = dS K: warps split the query rows, then the head dim; a warp's columns go in chunks of
-  // at most 64 so the fp32 partial stays small next to the dK accumulator.
-  static constexpr int kDqRowWarps = BlockM / 16 < Warps ? BlockM / 16 : Warps;
-  static constexpr int kDqColumnWarps = Warps / kDqRowWarps;
-  static constexpr int kDqRowTiles = BlockM / 16 / kDqRowWarps;
-  static constexpr int kDqWarpColumns = HeadDim / kDqColumnWarps;
-  static constexpr int kDqChunkColumns = kDqWarpColumns < 64 ? kDqWarpColumns : 64;
+
+  static constexpr int kSdpRowWarps = SdpRowWarps;
+  static constexpr int kSdpKeyWarps = Warps / SdpRowWarps;
+  static constexpr int kRowTiles = BlockM / SdpRowWarps / 16;  // m16 tiles of S per warp
+  static constexpr int kKeyTiles = BlockN / kSdpKeyWarps / 8;  // n8 tiles of S per warp
+
+  static constexpr int kGradKeyWarps = GradKeyWarps;
+  static constexpr int kGradDimWarps = Warps / GradKeyWarps;
+  static constexpr int kGradKeyTiles = BlockN / GradKeyWarps / 16;
+  static constexpr int kGradDimTiles = HeadDim / kGradDimWarps / 8;
+
+  static constexpr int kDqRowWarps = DqRowWarps;
+  static constexpr int kDqDimWarps = Warps / DqRowWarps;
+  static constexpr int kDqRowTiles = BlockM / DqRowWarps / 16;
+  static constexpr int kDqDimTiles = HeadDim / kDqDimWarps / 8;
+
   using QueryTile = SwizzledTile<BlockM, HeadDim>;
   using KeyValueTile = SwizzledTile<BlockN, HeadDim>;
-  using ScoreTile = SwizzledTile<BlockN, BlockM>;  // dSᵀ as 16-bit [key][query]
-  // The dSᵀ tile, then (under softcap) one more park for 1 - tanh² per further column part.
-  static constexpr int kSmemBytes =
-      2 * (2 * KeyValueTile::kElements + 2 * QueryStages * QueryTile::kElements +
-           DimWarps * ScoreTile::kElements) +
-      4 * 2 * QueryStages * BlockM;
+  using ScoreTile = SwizzledTile<BlockM, BlockN>;  // P and dS as 16-bit [query][key]
 
-  static_assert(kKeysPerWarp % 16 == 0 && BlockM % 32 == 0 && HeadDim % 16 == 0);
-  // gemm_pb's b_column (a warp's first column of dK and dV) must be a multiple of 64.
-  static_assert(DimWarps == 1 || kGradColumns % 64 == 0);
-  static_assert(kDqRowWarps * kDqColumnWarps == Warps && kDqWarpColumns % 16 == 0);
+  // Whether the warps' first columns let the transposed operands step by XOR (FragmentRows):
+  // Pᵀ/dSᵀ from column 16 kGradKeyTiles w with kGradKeyTiles steps and dO/Q from column
+  // 8 kGradDimTiles w with kGradDimTiles / 2 steps; K for dQ likewise.
+  static constexpr bool kGradXorSteps =
+      chunk_steps_fit(16 * kGradKeyTiles, GradKeyWarps, kGradKeyTiles) &&
+      chunk_steps_fit(8 * kGradDimTiles, kGradDimWarps, kGradDimTiles / 2);
+  static constexpr bool kDqXorSteps =
+      chunk_steps_fit(8 * kDqDimTiles, kDqDimWarps, kDqDimTiles / 2);
+
+  // K, V, the P and dS tiles, kQueryStages Q and dO tiles, kQueryStages LSE and delta rows.
+  static constexpr int kSmemBytes = 2 * (2 * KeyValueTile::kElements + 2 * ScoreTile::kElements +
+                                         2 * QueryStages * QueryTile::kElements) +
+                                    4 * 2 * QueryStages * BlockM;
+
+  static_assert(Warps % SdpRowWarps == 0 && Warps % GradKeyWarps == 0 && Warps % DqRowWarps == 0);
+  static_assert(kRowTiles >= 1 && kKeyTiles % 2 == 0 && kGradKeyTiles >= 1 &&
+                kGradDimTiles % 2 == 0 && kDqRowTiles >= 1 && kDqDimTiles % 2 == 0);
+  static_assert(kRowTiles * kSdpRowWarps * 16 == BlockM && kKeyTiles * kSdpKeyWarps * 8 == BlockN &&
+                kGradKeyTiles * GradKeyWarps * 16 == BlockN &&
+                kGradDimTiles * kGradDimWarps * 8 == HeadDim &&
+                kDqRowTiles * DqRowWarps * 16 == BlockM &&
+                kDqDimTiles * kDqDimWarps * 8 == HeadDim);
 };
 
+// HeadDim, BlockM, BlockN, Warps, QueryStages, SdpRowWarps, GradKeyWarps, DqRowWarps.
+// Every config holds dK and dV of its warp in at most 128 fp32 registers and fits the 163 KB
+// of shared memory an A100 grants (d256's two query stages would not).
 template <int HeadDim>
 struct BackwardConfig;
 template <>
-struct BackwardConfig<32> : BackwardTiles<32, 64, 128, 8, 2> {};
+struct BackwardConfig<32> : BackwardTiles<32, 64, 128, 8, 2, 2, 4, 4> {};
 template <>
-struct BackwardConfig<64> : BackwardTiles<64, 128, 128, 8, 2> {};
+struct BackwardConfig<64> : BackwardTiles<64, 128, 128, 8, 2, 2, 4, 4> {};
 template <>
-struct BackwardConfig<96> : BackwardTiles<96, 64, 128, 8, 2> {};
+struct BackwardConfig<96> : BackwardTiles<96, 64, 128, 8, 2, 2, 4, 4> {};
 template <>
-struct BackwardConfig<128> : BackwardTiles<128, 64, 128, 8, 2> {};
+struct BackwardConfig<128> : BackwardTiles<128, 64, 128, 8, 2, 2, 4, 2> {};
 template <>
-struct BackwardConfig<192> : BackwardTiles<192, 64, 64, 4, 1> {};
+struct BackwardConfig<192> : BackwardTiles<192, 64, 64, 8, 2, 2, 2, 2> {};
 template <>
-struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 1, 2> {};
+struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 1, 2, 2, 2> {};
 
 }  // namespace flashattn::sm80

@@ -62,18 +62,6 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     ptx::cp_async_commit();
   };
 
-  // Visits every entry [t][n8][e] of this thread's score fragments.
-  const auto for_each_score = [](auto&& update) {
-#pragma unroll
-    for (int t = 0; t < kRowTiles; ++t) {
-#pragma unroll
-      for (int n8 = 0; n8 < kKeyTiles; ++n8) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          update(t, n8, e);
-      }
-    }
-  };
   float dq[kRowTiles][Config::kDimTiles][4] = {};
   if (block.end_key_block > block.first_key_block) {
     load_tile_async<QueryTile, Config::kThreads>(
@@ -108,32 +96,17 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     __syncthreads();  // K(n), V(n) landed; every warp is done with the other stage
     if (n > block.first_key_block) load_key_block(n - 1, stage ^ 1);
 
+    // dP first: the scores then go straight from transform_scores to P and dS.
+    float ds[kRowTiles][kKeyTiles][4] = {};
+    gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(dout_tile, warp_row, value_tile(stage),
+                                                             0, ds);
     float p[kRowTiles][kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, key_tile(stage), 0,
                                                              p);
     const float score_scale =
-        transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), p);
-    // Under softcap the scores are softcap·log2(e)·tanh: 1 − tanh² from them, before the exp
-    // (masked -inf entries clamp to tanh = ±1, derivative 0).
-    float derivative[kRowTiles][kKeyTiles][4];
-    if (params.softcap > 0.0f) {
-      const float inverse = 1.0f / params.softcap_log2;
-#pragma unroll
-      for (int i = 0; i < kRowTiles * kKeyTiles * 4; ++i) {
-        const float tanh_value = fminf(fabsf((&p[0][0][0])[i] * inverse), 1.0f);
-        (&derivative[0][0][0])[i] = 1.0f - tanh_value * tanh_value;
-      }
-    }
-    for_each_score([&](int t, int n8, int e) {
-      p[t][n8][e] = ptx::exp2_approx(fmaf(p[t][n8][e], score_scale, -lse_log2[t][e / 2]));
-    });
-    float ds[kRowTiles][kKeyTiles][4] = {};
-    gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(dout_tile, warp_row, value_tile(stage),
-                                                             0, ds);
-    for_each_score([&](int t, int n8, int e) {
-      ds[t][n8][e] = p[t][n8][e] * (ds[t][n8][e] - delta[t][e / 2]);
-      if (params.softcap > 0.0f) ds[t][n8][e] *= derivative[t][n8][e];
-    });
+        transform_scores(params, block.first_row + warp_row,
+                         static_cast<std::int64_t>(n) * Config::kBlockN, block.needs_mask(n), p);
+    probabilities_and_score_grad(params, score_scale, lse_log2, delta, p, ds);
     gemm_pb<KeyValueTile>(ds, key_tile(stage), 0, 0, dq);
   }
   store_fragment_rows(dq, params.scale,

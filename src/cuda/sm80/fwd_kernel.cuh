@@ -76,8 +76,9 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
 
     float scores[Config::kRowTiles][Config::kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, k_tile, 0, scores);
-    const float score_scale =
-        transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
+    const float score_scale = transform_scores(params, block.first_row + warp_row,
+                                               static_cast<std::int64_t>(n) * Config::kBlockN,
+                                               block.needs_mask(n), scores);
     ptx::cp_async_wait<0>();
     __syncthreads();                  // V(n) has landed and every warp is done with K(n)
     if (n > block.first_key_block) {  // prefetch K(n - 1) behind the softmax and P V
@@ -90,19 +91,7 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
 
   // Epilogue: normalise, write the LSE, stage O in the Q tile (each warp its own rows), store.
   finish_rows(softmax, params, block, warp_row, output);
-  const int lane = threadIdx.x % 32;
-#pragma unroll
-  for (int t = 0; t < Config::kRowTiles; ++t) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int row = warp_row + 16 * t + lane / 4 + 8 * h;
-#pragma unroll
-      for (int d = 0; d < Config::kDimTiles; ++d) {
-        *reinterpret_cast<std::uint32_t*>(q_tile + QueryTile::offset(row, d) + 2 * (lane % 4)) =
-            ptx::pack2<Element>(output[t][d][2 * h], output[t][d][2 * h + 1]);
-      }
-    }
-  }
+  store_fragments<QueryTile>(q_tile, warp_row, 0, output);
   __syncthreads();
   store_tile<QueryTile, Config::kThreads>(
       q_tile,

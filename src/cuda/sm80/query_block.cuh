@@ -1,12 +1,14 @@
 // A CTA that owns a block of query rows (the forward, and the backward's deterministic dQ
-// kernel): which key blocks its rows see, which of those need the mask, and the score
-// transform (softcap, mask) applied to the S = Q Kᵀ fragments of one key block.
+// kernel): which key blocks its rows see and which of those need the mask; and, for every
+// kernel, the score transform (softcap, mask) applied to a warp's S = Q Kᵀ fragments and the
+// backward's P and dS from them.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
 #include "cuda/common/fwd_params.h"
+#include "cuda/ptx/math.cuh"
 #include "cuda/sm80/tile_io.cuh"
 
 namespace flashattn::sm80 {
@@ -56,15 +58,19 @@ struct ForwardBlock {
   }
 };
 
-// Applies the softcap (when on) and sets -inf outside the mask or the sequence. Returns the
-// factor that takes the result to the log2 domain: the softmax folds it into its exp2 FFMA, so
-// the plain path costs nothing here. Each option is a uniform branch around its own loop, and
-// the mask's 64-bit window arithmetic runs once per row, not per score.
-template <typename Config>
-__device__ __forceinline__ float transform_scores(
-    const ForwardParams& params, const ForwardBlock& block, int warp_row, int key_block,
-    bool masked, float (&scores)[Config::kRowTiles][Config::kKeyTiles][4]) {
-  constexpr int kScores = Config::kRowTiles * Config::kKeyTiles * 4;
+// Applies the softcap (when on) and sets -inf outside the mask or the sequence to the S = Q Kᵀ
+// fragments of a warp whose fragment (0, 0) is (query first_row, key first_key). Returns the
+// factor that takes the result to the log2 domain: the softmax (or the backward's exp2 against
+// the LSE) folds it into its exp2 FFMA, so the plain path costs nothing here. Each option is a
+// uniform branch around its own loop, and the mask's 64-bit window arithmetic runs once per
+// row, not per score.
+template <int RowTiles, int KeyTiles>
+__device__ __forceinline__ float transform_scores(const ForwardParams& params,
+                                                  std::int64_t first_row, std::int64_t first_key,
+                                                  bool masked,
+                                                  float (&scores)[RowTiles][KeyTiles][4]) {
+  constexpr int kScores = RowTiles * KeyTiles * 4;
+  constexpr int kColumns = 8 * KeyTiles;
   float* flat = &scores[0][0][0];
   float score_scale = params.scale_log2;
   if (params.softcap > 0.0f) {
@@ -81,23 +87,22 @@ __device__ __forceinline__ float transform_scores(
   }
   if (!masked) return score_scale;
   const int lane = threadIdx.x % 32;
-  const std::int64_t block_first_key = static_cast<std::int64_t>(key_block) * Config::kBlockN;
   // Keys past the sequence end count as invisible too.
-  const std::int64_t keys_in_block = params.seqlen_k - block_first_key;
+  const std::int64_t keys_left = params.seqlen_k - first_key;
 #pragma unroll
-  for (int t = 0; t < Config::kRowTiles; ++t) {
+  for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const std::int64_t row = block.first_row + warp_row + 16 * t + lane / 4 + 8 * h;
-      // Visible keys of this row as block-local columns [begin, end).
-      const std::int64_t begin = params.window.first_key(row) - block_first_key;
-      const std::int64_t end_window = params.window.last_key(row) + 1 - block_first_key;
+      const std::int64_t row = first_row + 16 * t + lane / 4 + 8 * h;
+      // Visible keys of this row as fragment columns [begin, end).
+      const std::int64_t begin = params.window.first_key(row) - first_key;
+      const std::int64_t end_window = params.window.last_key(row) + 1 - first_key;
       const int visible_begin = static_cast<int>(begin > 0 ? begin : 0);
-      std::int64_t end = end_window < keys_in_block ? end_window : keys_in_block;
-      end = end < Config::kBlockN ? end : Config::kBlockN;
+      std::int64_t end = end_window < keys_left ? end_window : keys_left;
+      end = end < kColumns ? end : kColumns;
       const int visible_end = static_cast<int>(end);
 #pragma unroll
-      for (int n = 0; n < Config::kKeyTiles; ++n) {
+      for (int n = 0; n < KeyTiles; ++n) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int column = 8 * n + 2 * (lane % 4) + e;
@@ -107,6 +112,44 @@ __device__ __forceinline__ float transform_scores(
     }
   }
   return score_scale;
+}
+
+// The backward's pointwise step on a warp's S-shaped fragments, after transform_scores: the
+// scores become P = exp2(s·score_scale − LSE·log2 e) (rows past the sequence or seeing nothing
+// have LSE +inf: P = 0) and dP becomes dS = P ∘ (dP − delta), times 1 − tanh² under softcap,
+// recovered from the capped scores (masked −inf clamps to tanh = ±1, derivative 0) so it needs
+// no registers of its own. lse_log2 and delta hold the thread's rows [t][h].
+template <int RowTiles, int KeyTiles>
+__device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams& params,
+                                                             float score_scale,
+                                                             const float (&lse_log2)[RowTiles][2],
+                                                             const float (&delta)[RowTiles][2],
+                                                             float (&scores)[RowTiles][KeyTiles][4],
+                                                             float (&dp)[RowTiles][KeyTiles][4]) {
+  const auto for_each = [](auto&& update) {
+#pragma unroll
+    for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+      for (int n = 0; n < KeyTiles; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          update(t, n, e);
+      }
+    }
+  };
+  if (params.softcap > 0.0f) {
+    const float inverse = 1.0f / params.softcap_log2;
+    for_each([&](int t, int n, int e) {
+      const float tanh_value = fminf(fabsf(scores[t][n][e] * inverse), 1.0f);
+      dp[t][n][e] = (dp[t][n][e] - delta[t][e / 2]) * (1.0f - tanh_value * tanh_value);
+    });
+  } else {
+    for_each([&](int t, int n, int e) { dp[t][n][e] -= delta[t][e / 2]; });
+  }
+  for_each([&](int t, int n, int e) {
+    scores[t][n][e] = ptx::exp2_approx(fmaf(scores[t][n][e], score_scale, -lse_log2[t][e / 2]));
+    dp[t][n][e] *= scores[t][n][e];
+  });
 }
 
 // A CTA whose rows see no key: O = 0 and LSE = +inf.

@@ -174,8 +174,9 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   // Scores of key block n to probabilities, in place (the rescale O needs is returned).
   const auto softmax_step = [&](int n) {
     ptx::wgmma_fence_operands(scores_flat);
-    const float score_scale =
-        sm80::transform_scores<Config>(params, block, warp_row, n, block.needs_mask(n), scores);
+    const float score_scale = sm80::transform_scores(params, block.first_row + warp_row,
+                                                     static_cast<std::int64_t>(n) * Config::kBlockN,
+                                                     block.needs_mask(n), scores);
     return softmax.absorb_scores(scores, score_scale);
   };
   // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
