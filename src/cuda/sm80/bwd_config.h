@@ -71,8 +71,9 @@ struct BackwardTiles {
 };
 
 // HeadDim, BlockM, BlockN, Warps, QueryStages, SdpRowWarps, GradKeyWarps, DqRowWarps.
-// Every config holds dK and dV of its warp in at most 128 fp32 registers and fits the 163 KB
-// of shared memory an A100 grants (d256's two query stages would not).
+// Every config holds dK and dV of its warp in at most 128 fp32 registers. All but d256 fit the
+// 163 KB of shared memory per block an A100 grants; d256's two query stages take 209 KB (an
+// H100 grants 227 KB), so BackwardFallback gives it one stage where that is too much.
 template <int HeadDim>
 struct BackwardConfig;
 template <>
@@ -86,6 +87,16 @@ struct BackwardConfig<128> : BackwardTiles<128, 64, 128, 8, 2, 2, 4, 2> {};
 template <>
 struct BackwardConfig<192> : BackwardTiles<192, 64, 64, 8, 2, 2, 2, 2> {};
 template <>
-struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 1, 2, 2, 2> {};
+struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 2, 2, 2, 2> {};
+
+// The config for devices whose shared memory per block is below BackwardConfig's.
+template <int HeadDim>
+struct BackwardFallback {
+  using Config = BackwardConfig<HeadDim>;
+};
+template <>
+struct BackwardFallback<256> {
+  using Config = BackwardTiles<256, 64, 64, 8, 1, 2, 2, 2>;
+};
 
 }  // namespace flashattn::sm80

@@ -2,6 +2,11 @@
 // the main kernel, then the dQ conversion (or, deterministic, the dQ kernel).
 #pragma once
 
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "cuda/common/check.h"
 #include "cuda/common/launch.h"
 #include "cuda/sm80/backward.h"
 #include "cuda/sm80/bwd_dq_kernel.cuh"
@@ -9,6 +14,16 @@
 #include "cuda/sm80/bwd_pointwise.cuh"
 
 namespace flashattn::sm80 {
+
+// The current device's opt-in shared memory per block.
+inline int shared_memory_per_block() {
+  int device = 0;
+  int bytes = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute");
+  return bytes;
+}
 
 inline unsigned pointwise_blocks(long long threads) {
   return static_cast<unsigned>((threads + kPointwiseThreads - 1) / kPointwiseThreads);
@@ -23,10 +38,22 @@ void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream
         static_cast<long long>(params.batch) * params.heads_q * params.padded_seqlen_q;
     launch_kernel(backward_preprocess_kernel<Element>, pointwise_blocks(rows * kLanesPerRow),
                   kPointwiseThreads, 0, stream, "backward preprocess launch", params);
-    const long long key_blocks = (params.seqlen_k + Config::kBlockN - 1) / Config::kBlockN;
-    launch_kernel(backward_kernel<Config, Element>,
-                  flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
-                  Config::kThreads, Config::kSmemBytes, stream, "backward kernel launch", params);
+    const auto launch_main = [&]<typename MainConfig>() {
+      const long long key_blocks =
+          (params.seqlen_k + MainConfig::kBlockN - 1) / MainConfig::kBlockN;
+      launch_kernel(backward_kernel<MainConfig, Element>,
+                    flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
+                    MainConfig::kThreads, MainConfig::kSmemBytes, stream, "backward kernel launch",
+                    params);
+    };
+    using Fallback = typename BackwardFallback<HeadDim>::Config;
+    if constexpr (std::is_same_v<Config, Fallback>) {
+      launch_main.template operator()<Config>();
+    } else if (Config::kSmemBytes <= shared_memory_per_block()) {
+      launch_main.template operator()<Config>();
+    } else {
+      launch_main.template operator()<Fallback>();
+    }
     if (params.deterministic) {
       const long long row_blocks = (params.seqlen_q + DqConfig::kBlockM - 1) / DqConfig::kBlockM;
       launch_kernel(backward_dq_kernel<DqConfig, Element>,
