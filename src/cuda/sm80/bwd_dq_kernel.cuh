@@ -22,7 +22,7 @@
 namespace flashattn::sm80 {
 
 // Warps own whole query rows, as in the forward; smaller key blocks above d128 keep the dQ
-// accumulator, S, dP and the softcap derivative in registers.
+// accumulator, S and dP in registers.
 template <int HeadDim>
 struct BackwardDqConfig : ForwardTiles<HeadDim, 64, (HeadDim > 128 ? 32 : 64), 4> {
   using Base = ForwardTiles<HeadDim, 64, (HeadDim > 128 ? 32 : 64), 4>;

@@ -46,10 +46,9 @@ void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream
                     MainConfig::kThreads, MainConfig::kSmemBytes, stream, "backward kernel launch",
                     params);
     };
+    // The query only runs for head dims that have a fallback (d256).
     using Fallback = typename BackwardFallback<HeadDim>::Config;
-    if constexpr (std::is_same_v<Config, Fallback>) {
-      launch_main.template operator()<Config>();
-    } else if (Config::kSmemBytes <= shared_memory_per_block()) {
+    if (std::is_same_v<Config, Fallback> || Config::kSmemBytes <= shared_memory_per_block()) {
       launch_main.template operator()<Config>();
     } else {
       launch_main.template operator()<Fallback>();
