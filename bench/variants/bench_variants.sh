@@ -10,7 +10,8 @@
 # 64,128,256), BUILD_HEAD_DIMS (compiled, ;-separated; default 64;128;256 for fwd, every
 # head dim of tests/python/gpu_cases.py with bwd: its random cases need them all), TESTS
 # (correctness gate, space separated pytest files; default the forward's, plus the
-# backward's with bwd), ANCHOR (the impl the ratios divide by; default sdpa-flash).
+# backward's with bwd), REUSE_BUILDS=1 (keep a variant built by an earlier run in the same
+# machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default sdpa-flash).
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
@@ -82,8 +83,11 @@ build() {
 
 echo "== preparing and building ${#names[@]} variants: ${names[*]}"
 declare -A built
+reused() { [[ ${REUSE_BUILDS:-0} == 1 && -d /tmp/variant-$1/build/pythonpath ]]; }
 for name in "${names[@]}"; do
-  if ! prepare "$name" >"$out/$name.prepare.log" 2>&1; then
+  if reused "$name"; then
+    built[$name]=1 && echo "== $name: reusing its earlier build"
+  elif ! prepare "$name" >"$out/$name.prepare.log" 2>&1; then
     built[$name]=0 && echo "== $name: patch does not apply" && cat "$out/$name.prepare.log"
   fi
 done
@@ -91,7 +95,7 @@ build_jobs=${BUILD_JOBS:-5}
 jobs_each=$(((cores + build_jobs - 1) / build_jobs))
 pids=()
 for name in "${names[@]}"; do
-  [[ ${built[$name]:-} == 0 ]] && continue
+  [[ -n ${built[$name]:-} ]] && continue
   build "$name" "$jobs_each" &
   pids+=("$!:$name")
   if ((${#pids[@]} >= build_jobs)); then
