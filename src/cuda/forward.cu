@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/log.h"
 #include "common/problem.h"
 #include "cuda/backend.h"
 #include "cuda/common/device.h"
@@ -17,18 +18,19 @@ namespace flashattn {
 
 namespace {
 
-// Runs the sm90 kernel when this build has one for the head dim; false otherwise.
-bool run_sm90_forward(int head_dim, const ForwardParams& params, const ForwardProblem& problem,
-                      cudaStream_t stream) {
+// Runs the sm90 kernel when it can; otherwise returns why not (no kernel for the head dim in
+// this build, or a tensor TMA cannot describe).
+std::string run_sm90_forward(int head_dim, const ForwardParams& params,
+                             const ForwardProblem& problem, cudaStream_t stream) {
   switch (head_dim) {
-#define FLASHATTN_RUN_SM90_FORWARD(HEAD_DIM)              \
-  case HEAD_DIM:                                          \
-    sm90::run_forward<HEAD_DIM>(params, problem, stream); \
-    return true;
+#define FLASHATTN_RUN_SM90_FORWARD(HEAD_DIM) \
+  case HEAD_DIM:                             \
+    return sm90::run_forward<HEAD_DIM>(params, problem, stream);
     FLASHATTN_FOR_EACH_SM90_HEAD_DIM(FLASHATTN_RUN_SM90_FORWARD)
 #undef FLASHATTN_RUN_SM90_FORWARD
   }
-  return false;
+  return "no sm90 forward for head dim " + std::to_string(problem.shape.head_dim) +
+         " in this build (head dims 64, 128, 256 with FLASHATTN_CUDA_ARCHS containing 90a)";
 }
 
 }  // namespace
@@ -46,15 +48,13 @@ void cuda_forward(const ForwardProblem& problem, void* stream) {
 
   const ForwardParams params = forward_params(problem);
   const auto cuda_stream = static_cast<cudaStream_t>(stream);
-  if (hopper && problem.backend != Backend::cuda_sm80 &&
-      run_sm90_forward(head_dim, params, problem, cuda_stream)) {
-    return;
-  }
-  if (problem.backend == Backend::cuda_sm90) {
-    throw Unsupported("backend cuda_sm90: no sm90 forward for head dim " +
-                      std::to_string(problem.shape.head_dim) +
-                      " in this build (head dims 64, 128, 256 with FLASHATTN_CUDA_ARCHS "
-                      "containing 90a)");
+  if (hopper && problem.backend != Backend::cuda_sm80) {
+    const std::string unsupported = run_sm90_forward(head_dim, params, problem, cuda_stream);
+    if (unsupported.empty()) return;
+    if (problem.backend == Backend::cuda_sm90) {
+      throw Unsupported("backend cuda_sm90: " + unsupported);
+    }
+    log_debug("forward: " + unsupported + "; running the sm80 kernel");
   }
   switch (head_dim) {
 #define FLASHATTN_RUN_FORWARD(HEAD_DIM) \

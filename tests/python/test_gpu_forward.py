@@ -63,6 +63,25 @@ def test_repeated_runs_are_bitwise_identical():
         assert torch.equal(flashattn.attention(q, k, v, causal=True), first)
 
 
+def test_broadcast_keys_fall_back_from_tma():
+    # expand() gives K and V a batch stride of 0, which TMA cannot express: on Hopper the
+    # automatic path runs the sm80 kernel, and forcing the sm90 one names the reason.
+    from flashattn import _C
+
+    q = torch.randn(3, 200, 4, 64, device="cuda", dtype=torch.bfloat16)
+    k, v = (torch.randn(1, 150, 2, 64, device="cuda", dtype=torch.bfloat16).expand(3, -1, -1, -1)
+            for _ in range(2))
+    out = flashattn.attention(q, k, v, causal=True)
+    exact = reference_attention(q.double(), k.double(), v.double(), causal=True)
+    naive = reference_attention(q, k, v, causal=True)
+    assert_within_tolerance(out, exact, naive, 2.0, "broadcast k/v")
+    if torch.cuda.get_device_capability() == (9, 0):
+        lse = q.new_empty((3, 4, 200), dtype=torch.float32)
+        with pytest.raises(Exception, match="k has a stride of 0 elements"):
+            _C.forward(q, k, v, torch.empty_like(q), lse, causal=True, backend="cuda_sm90",
+                       stream=torch.cuda.current_stream().cuda_stream)
+
+
 def test_more_than_2_to_the_31_elements():
     # 64-bit offsets: q and out hold more than 2^31 elements (4.3 GB each in bfloat16).
     q = torch.randn(1, 131100, 128, 128, device="cuda", dtype=torch.bfloat16)

@@ -4,12 +4,16 @@
 
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "common/problem.h"
 #include "cuda/common/fwd_params.h"
 
 namespace flashattn::sm90 {
 
+// Runs the kernel, or returns why it cannot (a tensor TMA cannot describe) without launching.
 template <int HeadDim>
-void run_forward(const ForwardParams& params, const ForwardProblem& problem, cudaStream_t stream);
+std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
+                        cudaStream_t stream);
 
 }  // namespace flashattn::sm90

@@ -1,6 +1,9 @@
 // Launches the sm90 forward for one head dim: TMA descriptors of q, k, v, then the kernel.
 #pragma once
 
+#include <string>
+#include <utility>
+
 #include "cuda/common/launch.h"
 #include "cuda/common/tensor_map.h"
 #include "cuda/sm90/forward.h"
@@ -8,14 +11,23 @@
 
 namespace flashattn::sm90 {
 
+// A dimension of size 1 is never stepped over: give it a stride TMA accepts (torch may report
+// any, 0 included, for it).
 inline TensorMapShape tensor_map_shape(const TensorView& view) {
-  return {view.size(0),   view.size(1),   view.size(2),  view.size(3),
-          view.stride(0), view.stride(1), view.stride(2)};
+  const auto stride = [&](int dim) { return view.size(dim) == 1 ? 8 : view.stride(dim); };
+  return {view.size(0), view.size(1), view.size(2), view.size(3), stride(0), stride(1), stride(2)};
 }
 
 template <int HeadDim>
-void run_forward(const ForwardParams& params, const ForwardProblem& problem, cudaStream_t stream) {
+std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
+                        cudaStream_t stream) {
   using Config = ForwardConfig<HeadDim>;
+  const std::pair<const char*, const TensorView*> operands[] = {
+      {"q", &problem.q}, {"k", &problem.k}, {"v", &problem.v}};
+  for (const auto& [name, view] : operands) {
+    const std::string limit = tensor_map_limits(tensor_map_shape(*view));
+    if (!limit.empty()) return std::string(name) + " has " + limit + ", which TMA cannot load";
+  }
   const CUtensorMap q_map =
       make_tensor_map_16bit(problem.q.data, tensor_map_shape(problem.q), Config::kBlockM);
   const CUtensorMap k_map =
@@ -29,6 +41,7 @@ void run_forward(const ForwardParams& params, const ForwardProblem& problem, cud
                   Config::kThreads, Config::kSmemBytes, stream, "sm90 forward kernel launch",
                   params, q_map, k_map, v_map);
   });
+  return {};
 }
 
 }  // namespace flashattn::sm90
