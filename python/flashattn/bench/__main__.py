@@ -21,7 +21,7 @@ import torch
 from . import report
 from .grid import decode_cases, prefill_cases
 from .impls import available_impls
-from .timing import median_ms
+from .timing import TIMING_METHOD, time_calls
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -92,12 +92,13 @@ def measure(impl, case, device, warmup, repeats) -> dict:
     if case.direction == "bwd":
         out = impl(q, k, v, case.causal)
         dout = torch.randn_like(out)
-        ms = median_ms(lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True),
-                       device, warmup, repeats)
+        timing = time_calls(lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True),
+                            device, warmup, repeats)
     else:
         with torch.no_grad():
-            ms = median_ms(lambda: impl(q, k, v, case.causal), device, warmup, repeats)
-    row = case.as_row() | {"ms": ms}
+            timing = time_calls(lambda: impl(q, k, v, case.causal), device, warmup, repeats)
+    ms = timing.ms
+    row = case.as_row() | {"ms": ms, "host_us": timing.host_us}
     if case.direction == "decode":
         row["gbps"] = case.kv_bytes(q.element_size()) / (ms * 1e-3) / 1e9
     else:
@@ -129,6 +130,7 @@ def main(argv=None) -> int:
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "git": _git_commit(), "torch": torch.__version__,
            "cudnn": torch.backends.cudnn.version() if args.device == "cuda" else None,
+           "timing": TIMING_METHOD if args.device == "cuda" else "median wall time per call",
            "unavailable": unavailable, "rows": []}
     pairs = [(case, (name, impl)) for case in cases for name, impl in runnable.items()
              if case.direction != "bwd" or not getattr(impl, "forward_only", False)]
