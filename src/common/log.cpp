@@ -5,6 +5,7 @@
 #include <string>
 
 namespace flashattn {
+namespace {
 
 bool debug_log_enabled() {
   static const bool enabled = [] {
@@ -13,6 +14,8 @@ bool debug_log_enabled() {
   }();
   return enabled;
 }
+
+}  // namespace
 
 void log_debug(std::string_view message) {
   if (!debug_log_enabled()) return;

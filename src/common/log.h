@@ -6,7 +6,6 @@
 
 namespace flashattn {
 
-bool debug_log_enabled();
 void log_debug(std::string_view message);
 
 }  // namespace flashattn

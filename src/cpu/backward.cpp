@@ -146,8 +146,8 @@ void row_statistics(const BackwardProblem& problem, std::int64_t batch, std::int
       weighted[r] = sum;
     }
   }
-  Tile<Accum> out;
-  load_rows<Element>(problem.out, batch, first_query, rows, head, out);
+  Tile<Accum> out;  // loaded only if some row's saved statistics belong to a larger problem
+  bool out_loaded = false;
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::size_t at = RowStatistics<Accum>::index(shape, batch, head, first_query + r);
     const double saved = load_as_double(
@@ -167,6 +167,10 @@ void row_statistics(const BackwardProblem& problem, std::int64_t batch, std::int
       statistics.inverse_sum[at] = Accum(1) / softmax.row_sum[r];
       statistics.delta[at] = weighted[r] / softmax.row_sum[r];
     } else {  // the saved statistics belong to a larger problem (e.g. a ring attention merge)
+      if (!out_loaded) {
+        load_rows<Element>(problem.out, batch, first_query, rows, head, out);
+        out_loaded = true;
+      }
       Accum delta = 0;
       for (std::int64_t c = 0; c < shape.head_dim; ++c)
         delta += query.dout.row(r)[c] * out.row(r)[c];

@@ -6,7 +6,7 @@
 
 #include <type_traits>
 
-#include "cuda/common/check.h"
+#include "cuda/common/device.h"
 #include "cuda/common/launch.h"
 #include "cuda/sm80/backward.h"
 #include "cuda/sm80/bwd_dq_kernel.cuh"
@@ -14,16 +14,6 @@
 #include "cuda/sm80/bwd_pointwise.cuh"
 
 namespace flashattn::sm80 {
-
-// The current device's opt-in shared memory per block.
-inline int shared_memory_per_block() {
-  int device = 0;
-  int bytes = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-             "cudaDeviceGetAttribute");
-  return bytes;
-}
 
 inline unsigned pointwise_blocks(long long threads) {
   return static_cast<unsigned>((threads + kPointwiseThreads - 1) / kPointwiseThreads);
@@ -48,7 +38,8 @@ void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream
     };
     // The query only runs for head dims that have a fallback (d256).
     using Fallback = typename BackwardFallback<HeadDim>::Config;
-    if (std::is_same_v<Config, Fallback> || Config::kSmemBytes <= shared_memory_per_block()) {
+    if (std::is_same_v<Config, Fallback> ||
+        Config::kSmemBytes <= opt_in_shared_memory_per_block()) {
       launch_main.template operator()<Config>();
     } else {
       launch_main.template operator()<Fallback>();

@@ -22,18 +22,18 @@ template <int HeadDim>
 std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
                         cudaStream_t stream) {
   using Config = ForwardConfig<HeadDim>;
-  const std::pair<const char*, const TensorView*> operands[] = {
-      {"q", &problem.q}, {"k", &problem.k}, {"v", &problem.v}};
-  for (const auto& [name, view] : operands) {
-    const std::string limit = tensor_map_limits(tensor_map_shape(*view));
+  const TensorMapShape q_shape = tensor_map_shape(problem.q);
+  const TensorMapShape k_shape = tensor_map_shape(problem.k);
+  const TensorMapShape v_shape = tensor_map_shape(problem.v);
+  const std::pair<const char*, const TensorMapShape*> operands[] = {
+      {"q", &q_shape}, {"k", &k_shape}, {"v", &v_shape}};
+  for (const auto& [name, shape] : operands) {
+    const std::string limit = tensor_map_limits(*shape);
     if (!limit.empty()) return std::string(name) + " has " + limit + ", which TMA cannot load";
   }
-  const CUtensorMap q_map =
-      make_tensor_map_16bit(problem.q.data, tensor_map_shape(problem.q), Config::kBlockM);
-  const CUtensorMap k_map =
-      make_tensor_map_16bit(problem.k.data, tensor_map_shape(problem.k), Config::kBlockN);
-  const CUtensorMap v_map =
-      make_tensor_map_16bit(problem.v.data, tensor_map_shape(problem.v), Config::kBlockN);
+  const CUtensorMap q_map = make_tensor_map_16bit(problem.q.data, q_shape, Config::kBlockM);
+  const CUtensorMap k_map = make_tensor_map_16bit(problem.k.data, k_shape, Config::kBlockN);
+  const CUtensorMap v_map = make_tensor_map_16bit(problem.v.data, v_shape, Config::kBlockN);
   with_16bit_element(problem.q.dtype, [&]<typename Element>() {
     const long long row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
     launch_kernel(forward_kernel<Config, Element>,
