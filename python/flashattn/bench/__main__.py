@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,9 @@ def parse_args(argv):
 
 
 def _git_commit() -> str:
+    # The GPU machine's copy of the tree may carry a stale .git: the caller can name the commit.
+    if os.environ.get("FLASHATTN_GIT_COMMIT"):
+        return os.environ["FLASHATTN_GIT_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
