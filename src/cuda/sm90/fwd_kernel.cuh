@@ -153,12 +153,49 @@ struct GemmTurns {
   }
 };
 
+// O leaves through shared memory and TMA: once a warpgroup's last S = Q Kᵀ has landed its 64
+// rows of Q are dead, so its threads write the normalised O there in 16-bit, in the same
+// 128-byte-swizzled 64-column blocks, and one thread stores the blocks (TMA clips the rows and
+// columns past the tensor). Full 128-byte rows instead of the fragments' 16-byte pieces.
+template <typename Config, typename Element>
+__device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
+                                             Element* rows, const CUtensorMap* o_map,
+                                             const ForwardBlock& block, int consumer) {
+  constexpr int kEpilogueBarrier = GemmTurns::kFirstBarrier + Config::kConsumers;
+  const int lane = threadIdx.x % 32;
+  const std::uint32_t base = ptx::shared_address(rows);
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = 16 * (threadIdx.x / 32 % 4) + lane / 4 + 8 * h;
+#pragma unroll
+    for (int d = 0; d < Config::kDimTiles; ++d) {
+      // Column 8 d + 2 (lane % 4) of 64-column block d / 8: 16-byte chunk d % 8, XOR the row.
+      const std::uint32_t address = base + 2 * (d / 8) * Config::kBlockM * 64 + row * 128 +
+                                    ((d % 8) ^ (row % 8)) * 16 + 4 * (lane % 4);
+      ptx::store_shared_32(address,
+                           ptx::pack2<Element>(output[0][d][2 * h], output[0][d][2 * h + 1]));
+    }
+  }
+  ptx::fence_async_shared();
+  ptx::named_barrier_sync(kEpilogueBarrier + consumer, 128);
+  if (threadIdx.x % 128 == 0 && block.rows > 64 * consumer) {
+#pragma unroll
+    for (int column_block = 0; column_block < Config::kColumnBlocks; ++column_block) {
+      ptx::tma_store_4d(o_map, rows + column_block * Config::kBlockM * 64, 64 * column_block,
+                        block.first_row + 64 * consumer, block.head, block.batch);
+    }
+    ptx::tma_store_commit();
+    ptx::tma_store_wait_read();  // shared memory must outlive the reads
+  }
+}
+
 // Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
 // previous block's P V into O, the warps run this block's softmax; O is rescaled only after
 // that group has finished, before the next P V.
 template <typename Config, typename Element>
 __device__ __forceinline__ void consume(const ForwardParams& params, const ForwardBlock& block,
-                                        const ForwardSmem<Config, Element>& smem, int consumer) {
+                                        const ForwardSmem<Config, Element>& smem, int consumer,
+                                        const CUtensorMap* o_map) {
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
   using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
@@ -229,18 +266,15 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   ptx::mbarrier_arrive(&smem.value_free[last]);
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
-  sm80::store_fragment_rows(
-      output, 1.0f,
-      const_cast<Element*>(sm80::row_pointer<Element>(params.out, params.out_strides, block.batch,
-                                                      block.first_row, block.head)),
-      params.out_strides.row, warp_row, block.rows, params.head_dim);
+  store_output<Config>(output, smem.query + 64 * consumer * 64, o_map, block, consumer);
 }
 
 template <typename Config, typename Element>
 __global__ void __launch_bounds__(Config::kThreads, 1)
     forward_kernel(const ForwardParams params, const __grid_constant__ CUtensorMap q_map,
                    const __grid_constant__ CUtensorMap k_map,
-                   const __grid_constant__ CUtensorMap v_map) {
+                   const __grid_constant__ CUtensorMap v_map,
+                   const __grid_constant__ CUtensorMap o_map) {
   extern __shared__ unsigned char shared_memory[];
   const ForwardSmem<Config, Element> smem(shared_memory);
   const ForwardBlock block = ForwardBlock::locate<Config>(params);
@@ -265,7 +299,7 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     if (threadIdx.x == 0) produce<Config>(block, smem, &q_map, &k_map, &v_map);
   } else {
     ptx::warpgroup_registers_increase<Config::kConsumerRegisters>();
-    consume<Config>(params, block, smem, warpgroup - 1);
+    consume<Config>(params, block, smem, warpgroup - 1, &o_map);
   }
 }
 

@@ -25,8 +25,9 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
   const TensorMapShape q_shape = tensor_map_shape(problem.q);
   const TensorMapShape k_shape = tensor_map_shape(problem.k);
   const TensorMapShape v_shape = tensor_map_shape(problem.v);
+  const TensorMapShape out_shape = tensor_map_shape(problem.out);
   const std::pair<const char*, const TensorMapShape*> operands[] = {
-      {"q", &q_shape}, {"k", &k_shape}, {"v", &v_shape}};
+      {"q", &q_shape}, {"k", &k_shape}, {"v", &v_shape}, {"out", &out_shape}};
   for (const auto& [name, shape] : operands) {
     const std::string limit = tensor_map_limits(*shape);
     if (!limit.empty()) return std::string(name) + " has " + limit + ", which TMA cannot load";
@@ -34,12 +35,14 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
   const CUtensorMap q_map = make_tensor_map_16bit(problem.q.data, q_shape, Config::kBlockM);
   const CUtensorMap k_map = make_tensor_map_16bit(problem.k.data, k_shape, Config::kBlockN);
   const CUtensorMap v_map = make_tensor_map_16bit(problem.v.data, v_shape, Config::kBlockN);
+  // Each consumer warpgroup stores its own 64 rows of O.
+  const CUtensorMap o_map = make_tensor_map_16bit(problem.out.data, out_shape, 64);
   with_16bit_element(problem.q.dtype, [&]<typename Element>() {
     const long long row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
     launch_kernel(forward_kernel<Config, Element>,
                   flat_grid(row_blocks, params.batch, params.heads_q, "q", "query blocks"),
                   Config::kThreads, Config::kSmemBytes, stream, "sm90 forward kernel launch",
-                  params, q_map, k_map, v_map);
+                  params, q_map, k_map, v_map, o_map);
   });
   return {};
 }
