@@ -1,5 +1,5 @@
-// Tile shapes of the sm90 forward, per head dim. Two consumer warpgroups own 64 query rows
-// each (a wgmma is always 64 rows); one producer warpgroup issues the TMA copies.
+// Tile shapes of the sm90 forward, per head dim. Consumer warpgroups own 64 query rows each (a
+// wgmma is always 64 rows); one producer warpgroup issues the TMA copies.
 #pragma once
 
 namespace flashattn::sm90 {
@@ -7,14 +7,17 @@ namespace flashattn::sm90 {
 template <int HeadDim>
 struct ForwardConfig {
   static constexpr int kHeadDim = HeadDim;
-  static constexpr int kBlockM = 128;
+  // d64's GEMMs are short next to its softmax: a third consumer keeps the tensor cores fed. Its
+  // registers (O 32 + S 64 + P 32 at 128 keys) fit the 160 that three consumers can get; 192
+  // keys (S 96, P 48) would not, so kBlockN stays 128.
+  static constexpr int kConsumers = HeadDim == 64 ? 3 : 2;
+  static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kBlockN = HeadDim <= 128 ? 128 : 64;
   static constexpr int kStages = 2;  // K/V ring depth
-  static constexpr int kConsumers = 2;
   static constexpr int kThreads = 128 * (1 + kConsumers);
   // Register split (setmaxnreg): the producer keeps few, the consumers hold S, P and O.
   static constexpr int kProducerRegisters = 24;
-  static constexpr int kConsumerRegisters = 240;
+  static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 240;
   // Tiles are stored as 64-column blocks of 128-byte rows with the 128-byte swizzle: the TMA box
   // and wgmma's canonical layout.
   static constexpr int kColumnBlocks = HeadDim / 64;
@@ -29,6 +32,9 @@ struct ForwardConfig {
       2 * (kQueryElements + 2 * kStages * kKeyElements) + kBarrierBytes + 1024;  // + alignment
 
   static_assert(HeadDim % 64 == 0, "the sm90 path takes head dims in 64-column blocks");
+  static_assert(kBlockM <= 256, "the Q tile is one TMA box of kBlockM rows (at most 256)");
+  static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <= 64 * 1024,
+                "setmaxnreg cannot hand out more than the SM's 64K registers");
 };
 
 }  // namespace flashattn::sm90

@@ -1,9 +1,9 @@
 // The sm90 forward kernel: warp-specialised. Warpgroup 0 (the producer; one thread works) loads
 // Q once and K, V blocks into a 2-stage ring with TMA, each arrival counted by an mbarrier;
-// warpgroups 1 and 2 (the consumers) own 64 query rows each and run S = Q Kᵀ (wgmma, both
-// operands from shared memory), the online softmax of the sm80 path on the accumulators (same
-// fragment layout), then O += P V (wgmma, P from registers, V from shared memory). The softmax
-// of one block overlaps the P V of the one before, the two consumers take turns issuing their
+// the others (the consumers: 3 at d64, else 2) own 64 query rows each and run S = Q Kᵀ (wgmma,
+// both operands from shared memory), the online softmax of the sm80 path on the accumulators
+// (same fragment layout), then O += P V (wgmma, P from registers, V from shared memory). The
+// softmax of one block overlaps the P V of the one before, the consumers take turns issuing their
 // GEMMs (ping-pong), and K and V are released apart so the ring refills early. Key blocks are
 // walked last to first, so masked blocks come first.
 #pragma once
@@ -17,6 +17,7 @@
 #include "cuda/common/fwd_params.h"
 #include "cuda/ptx/mbarrier.cuh"
 #include "cuda/ptx/named_barrier.cuh"
+#include "cuda/ptx/special_registers.cuh"
 #include "cuda/ptx/tma.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/sm80/query_block.cuh"
@@ -135,21 +136,30 @@ __device__ __forceinline__ void issue_query_key(const Element* query,
   ptx::wgmma_commit();
 }
 
-// The two consumer warpgroups take turns issuing their GEMMs (ping-pong), so one's softmax runs
-// while the other's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer c's turn;
-// the other consumer arrives on it once its own GEMMs are issued. Consumer 1 opens consumer 0's
-// first turn and does not open a turn after its last one, so arrivals and waits pair up.
+// The consumer warpgroups take turns issuing their GEMMs round-robin (ping-pong), so one's
+// softmax runs while another's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer
+// c's turn: c waits on it (128 threads) and its predecessor c - 1 (mod N) arrives on it (128)
+// once its own GEMMs are issued, so each barrier counts 256 whatever N is.
+// Balance: every consumer takes T = key blocks + 1 turns (all share the CTA's blocks), so it
+// waits T times on its barrier. Barrier 1 + c, c > 0, gets T arrivals from c - 1; barrier 1
+// gets T - 1 from consumer N - 1, which skips the arrival after its last turn, plus the one it
+// makes up front to open consumer 0's first turn. Phases never merge: turns run 0, 1, ..,
+// N - 1, 0, .., so a consumer's next arrival on a barrier comes after its successor's wait on
+// it has completed.
+template <int Consumers>
 struct GemmTurns {
   static constexpr int kFirstBarrier = 1;  // 0 is __syncthreads
-  static constexpr int kThreads = 256;     // both consumer warpgroups
-  int consumer;
+  static constexpr int kThreads = 256;     // the waiting and the arriving warpgroup
+  static_assert(Consumers >= 2 && kFirstBarrier + Consumers <= 16, "named barriers are 0..15");
+  int barrier;  // this consumer's; the only register the turns keep
 
-  __device__ explicit GemmTurns(int consumer) : consumer(consumer) {
-    if (consumer == 1) ptx::named_barrier_arrive(kFirstBarrier, kThreads);
+  __device__ explicit GemmTurns(int consumer) : barrier(kFirstBarrier + consumer) {
+    if (consumer == Consumers - 1) ptx::named_barrier_arrive(kFirstBarrier, kThreads);
   }
-  __device__ void begin() const { ptx::named_barrier_sync(kFirstBarrier + consumer, kThreads); }
+  __device__ void begin() const { ptx::named_barrier_sync(barrier, kThreads); }
   __device__ void end(bool last = false) const {
-    if (!(last && consumer == 1)) ptx::named_barrier_arrive(kFirstBarrier + 1 - consumer, kThreads);
+    const bool wraps = barrier == kFirstBarrier + Consumers - 1;  // the last consumer
+    if (!(last && wraps)) ptx::named_barrier_arrive(wraps ? kFirstBarrier : barrier + 1, kThreads);
   }
 };
 
@@ -161,7 +171,8 @@ template <typename Config, typename Element>
 __device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
                                              Element* rows, const CUtensorMap* o_map,
                                              const ForwardBlock& block, int consumer) {
-  constexpr int kEpilogueBarrier = GemmTurns::kFirstBarrier + Config::kConsumers;
+  constexpr int kEpilogueBarrier =
+      GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
   const int lane = threadIdx.x % 32;
   const std::uint32_t base = ptx::shared_address(rows);
 #pragma unroll
@@ -189,6 +200,12 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
   }
 }
 
+// First row (in the CTA's block) of this warp's 16: the producer's 4 warps come first, then
+// each consumer's 4 own its 64 rows in order.
+__device__ __forceinline__ int first_warp_row(unsigned thread) {
+  return 16 * (static_cast<int>(thread / 32) - 4);
+}
+
 // Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
 // previous block's P V into O, the warps run this block's softmax; O is rescaled only after
 // that group has finished, before the next P V.
@@ -199,7 +216,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
   using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
-  const int warp_row = 64 * consumer + 16 * (threadIdx.x / 32 % 4);
+  const int warp_row = first_warp_row(threadIdx.x);
   const Element* query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows
   float output[1][kDimTiles][4] = {};
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
@@ -211,9 +228,11 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   // Scores of key block n to probabilities, in place (the rescale O needs is returned).
   const auto softmax_step = [&](int n) {
     ptx::wgmma_fence_operands(scores_flat);
-    const float score_scale = sm80::transform_scores(params, block.first_row + warp_row,
-                                                     static_cast<std::int64_t>(n) * Config::kBlockN,
-                                                     block.needs_mask(n), scores);
+    // The row is derived again each step: with three consumers (160 registers) a copy kept
+    // across the loop for the masked blocks alone would be spilled.
+    const float score_scale = sm80::transform_scores(
+        params, block.first_row + first_warp_row(ptx::thread_index_x()),
+        static_cast<std::int64_t>(n) * Config::kBlockN, block.needs_mask(n), scores);
     return softmax.absorb_scores(scores, score_scale);
   };
   // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
@@ -224,8 +243,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
     }
   };
 
-  static_assert(Config::kConsumers == 2, "the GEMM turns alternate between two warpgroups");
-  const GemmTurns turns(consumer);
+  const GemmTurns<Config::kConsumers> turns(consumer);
   ptx::mbarrier_wait(smem.query_full, 0);
   int n = block.end_key_block - 1;
   turns.begin();
