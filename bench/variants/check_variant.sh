@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# After bench_variants.sh in the same machine session: the checks a variant must pass before it
+# lands, on its build in /tmp/variant-NAME (built with every head dim the GPU tests need:
+# BUILD_HEAD_DIMS="32;64;96;128;192;256"). Runs every GPU-marked pytest test, compute-sanitizer
+# (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, a SASS
+# summary of the sm90 objects, and an ncu summary of one d128 16k forward launch.
+# Usage, from the repo root:  bash bench/variants/check_variant.sh NAME   (OUT: results folder)
+set -uo pipefail
+
+name=${1:?variant name (baseline for the unpatched tree)}
+dir=/tmp/variant-$name
+out=${OUT:-/tmp/variants-out}
+[[ -x $dir/build/flashattn ]] || { echo "no build in $dir: run bench_variants.sh first" >&2; exit 2; }
+export PATH="/usr/local/cuda/bin:$PATH"
+if [[ -x /opt/torch/.venv/bin/python ]]; then
+  # shellcheck source=/dev/null
+  source /opt/torch/.venv/bin/activate
+fi
+export PYTHONPATH="$dir/build/pythonpath"
+
+echo "== $name: GPU tests"
+(cd "$dir" && timeout 300 python -m pytest tests/python -m gpu -q -p no:cacheprovider 2>&1 | tail -3)
+
+echo "== $name: SASS of the sm90 forward"
+for object in "$dir"/build/CMakeFiles/flashattn_cuda.dir/generated/cuda/sm90_*.o; do
+  sass=$(cuobjdump -sass "$object")
+  printf '%s: HGMMA %s, UTMALDG %s, UTMASTG %s, USETMAXREG %s, LDL %s, STL %s\n' \
+    "$(basename "$object")" "$(grep -c HGMMA <<<"$sass")" "$(grep -c UTMALDG <<<"$sass")" \
+    "$(grep -c UTMASTG <<<"$sass")" "$(grep -c USETMAXREG <<<"$sass")" \
+    "$(grep -c LDL <<<"$sass")" "$(grep -c STL <<<"$sass")"
+done
+
+echo "== $name: compute-sanitizer (forward problems)"
+FLASHATTN_CLI=$dir/build/flashattn SANITIZE_FORWARD_ONLY=1 timeout "${SANITIZE_TIMEOUT:-200}" \
+  bash scripts/gpu_check.sh sanitize
+
+echo "== $name: ncu, sm90 forward d128 S = 16k (one launch)"
+timeout 120 ncu --clock-control none -k regex:forward_kernel --launch-skip 1 --launch-count 1 \
+  --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+  python scripts/profile_case.py flashattn fwd 128 16384 >"$out/$name-ncu-d128-s16k.txt" 2>&1
+grep -E 'forward_kernel|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|highest-utilized' \
+  "$out/$name-ncu-d128-s16k.txt" | head -12
