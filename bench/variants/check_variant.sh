@@ -3,7 +3,7 @@
 # lands, on its build in /tmp/variant-NAME (built with every head dim the GPU tests need:
 # BUILD_HEAD_DIMS="32;64;96;128;192;256"). Runs every GPU-marked pytest test, compute-sanitizer
 # (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, a SASS
-# summary of the sm90 objects, and an ncu summary of one d128 16k forward launch.
+# summary of the sm90 objects, and an ncu summary of one d128 forward launch per NCU_SEQLENS.
 # Usage, from the repo root:  bash bench/variants/check_variant.sh NAME   (OUT: results folder)
 set -uo pipefail
 
@@ -34,9 +34,15 @@ echo "== $name: compute-sanitizer (forward problems)"
 FLASHATTN_CLI=$dir/build/flashattn SANITIZE_FORWARD_ONLY=1 timeout "${SANITIZE_TIMEOUT:-200}" \
   bash scripts/gpu_check.sh sanitize
 
-echo "== $name: ncu, sm90 forward d128 S = 16k (one launch)"
-timeout 120 ncu --clock-control none -k regex:forward_kernel --launch-skip 1 --launch-count 1 \
-  --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
-  python scripts/profile_case.py flashattn fwd 128 16384 >"$out/$name-ncu-d128-s16k.txt" 2>&1
-grep -E 'forward_kernel|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|highest-utilized' \
-  "$out/$name-ncu-d128-s16k.txt" | head -12
+# NCU_SEQLENS (default 16384): one d128 launch profiled per sequence length; the source counters
+# (stall samples per instruction) show where a short sequence's time goes.
+for seqlen in ${NCU_SEQLENS:-16384}; do
+  echo "== $name: ncu, sm90 forward d128 S = $seqlen (one launch)"
+  report="$out/$name-ncu-d128-s$seqlen.txt"
+  timeout 120 ncu --clock-control none -k regex:forward_kernel --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+    --section SourceCounters python scripts/profile_case.py flashattn fwd 128 "$seqlen" \
+    >"$report" 2>&1
+  grep -E 'forward_kernel|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|highest-utilized' \
+    "$report" | head -12
+done
