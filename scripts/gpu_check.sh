@@ -12,19 +12,19 @@ out=${OUT:-$repo_root/build/gpu-out}
 build="$repo_root/build/gpu"
 mkdir -p "$out"
 export FLASHATTN_CUDA_ARCHS=${FLASHATTN_CUDA_ARCHS:-90a}
-# FLASHATTN_CLI names a program built elsewhere (e.g. a bench/variants build): `sanitize` alone
-# then checks it without building this tree.
-if [[ -n "${FLASHATTN_CLI:-}" && "$*" == sanitize ]]; then
-  cli=$FLASHATTN_CLI
+# FLASHATTN_PREBUILT names a build directory made elsewhere with the same layout (e.g. by
+# bench/variants/bench_variants.sh): the steps then check it instead of building this tree.
+if [[ -n "${FLASHATTN_PREBUILT:-}" ]]; then
+  build=$FLASHATTN_PREBUILT
 else
   configure_and_build "$build" -DFLASHATTN_BUILD_TESTS=OFF -DFLASHATTN_BUILD_CLI=ON \
     -DFLASHATTN_BUILD_PYTHON=ON >/dev/null
-  package="$build/pythonpath"
-  rm -rf "$package" && mkdir -p "$package"
-  cp -r "$repo_root/python/flashattn" "$package/" && cp "$build"/python/_C*.so "$package/flashattn/"
-  export PYTHONPATH="$package${PYTHONPATH:+:$PYTHONPATH}"
-  cli="$build/flashattn"
+  rm -rf "$build/pythonpath" && mkdir -p "$build/pythonpath"
+  cp -r "$repo_root/python/flashattn" "$build/pythonpath/" &&
+    cp "$build"/python/_C*.so "$build/pythonpath/flashattn/"
 fi
+export PYTHONPATH="$build/pythonpath${PYTHONPATH:+:$PYTHONPATH}"
+cli="$build/flashattn"
 
 # The GPU-marked tests (the CPU ones run in CI).
 run_tests() { python -m pytest "$repo_root/tests/python" -m gpu -q 2>&1 | tail -5; }
@@ -51,8 +51,8 @@ run_sanitizer() {
     "--head-dim 128 --seqlen-q 129 --seqlen-k 300 --window 20,5 --softcap 30 --backward"
     "--head-dim 256 --seqlen-q 150 --seqlen-k 77 --dtype float16 --backward --deterministic"
     "--head-dim 96 --seqlen-q 300 --seqlen-k 260 --backward"
-    # More tiles than multiprocessors: the persistent sm90 forward hands tiles over within a CTA
-    # (the later --batch/--heads override the defaults below).
+    # More tiles than multiprocessors: several CTA waves (and a persistent grid's hand-over from
+    # tile to tile); the later --batch/--heads override the defaults below.
     "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --causal --batch 3 --heads 16 --kv-heads 4"
     "--head-dim 64 --seqlen-q 777 --seqlen-k 800 --window 100,50 --batch 2 --heads 24")
   for tool in memcheck racecheck synccheck; do
@@ -71,8 +71,11 @@ run_sass() {
   for object in "$build"/CMakeFiles/flashattn_cuda.dir/generated/cuda/*.o; do
     local sass
     sass=$(cuobjdump -sass "$object")
-    printf '%s: HMMA %s, LDL %s, STL %s\n' "$(basename "$object")" \
-      "$(grep -c HMMA <<<"$sass")" "$(grep -c 'LDL' <<<"$sass")" "$(grep -c 'STL' <<<"$sass")"
+    printf '%s:' "$(basename "$object")"
+    for instruction in HMMA HGMMA UTMALDG UTMASTG USETMAXREG LDL STL; do
+      printf ' %s %s' "$instruction" "$(grep -c "$instruction" <<<"$sass")"
+    done
+    echo
   done
 }
 

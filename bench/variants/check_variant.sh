@@ -2,8 +2,8 @@
 # After bench_variants.sh in the same machine session: the checks a variant must pass before it
 # lands, on its build in /tmp/variant-NAME (built with every head dim the GPU tests need:
 # BUILD_HEAD_DIMS="32;64;96;128;192;256"). Runs every GPU-marked pytest test, compute-sanitizer
-# (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, a SASS
-# summary of the sm90 objects, and an ncu summary of one d128 forward launch per NCU_SEQLENS.
+# (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, its SASS
+# summary of every CUDA object, and an ncu summary of one d128 forward launch per NCU_SEQLENS.
 # Usage, from the repo root:  bash bench/variants/check_variant.sh NAME   (OUT: results folder)
 set -uo pipefail
 
@@ -21,18 +21,9 @@ export PYTHONPATH="$dir/build/pythonpath"
 echo "== $name: GPU tests"
 (cd "$dir" && timeout 300 python -m pytest tests/python -m gpu -q -p no:cacheprovider 2>&1 | tail -3)
 
-echo "== $name: SASS of the sm90 forward"
-for object in "$dir"/build/CMakeFiles/flashattn_cuda.dir/generated/cuda/sm90_*.o; do
-  sass=$(cuobjdump -sass "$object")
-  printf '%s: HGMMA %s, UTMALDG %s, UTMASTG %s, USETMAXREG %s, LDL %s, STL %s\n' \
-    "$(basename "$object")" "$(grep -c HGMMA <<<"$sass")" "$(grep -c UTMALDG <<<"$sass")" \
-    "$(grep -c UTMASTG <<<"$sass")" "$(grep -c USETMAXREG <<<"$sass")" \
-    "$(grep -c LDL <<<"$sass")" "$(grep -c STL <<<"$sass")"
-done
-
-echo "== $name: compute-sanitizer (forward problems)"
-FLASHATTN_CLI=$dir/build/flashattn SANITIZE_FORWARD_ONLY=1 timeout "${SANITIZE_TIMEOUT:-200}" \
-  bash scripts/gpu_check.sh sanitize
+echo "== $name: SASS and compute-sanitizer (forward problems)"
+FLASHATTN_PREBUILT=$dir/build SANITIZE_FORWARD_ONLY=1 timeout "${SANITIZE_TIMEOUT:-200}" \
+  bash scripts/gpu_check.sh sass sanitize
 
 # NCU_SEQLENS (default 16384): one d128 launch profiled per sequence length; the source counters
 # (stall samples per instruction) show where a short sequence's time goes.

@@ -173,6 +173,7 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
                                              const ForwardBlock& block, int consumer) {
   constexpr int kEpilogueBarrier =
       GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
+  static_assert(kEpilogueBarrier + Config::kConsumers <= 16, "named barriers are 0..15");
   const int lane = threadIdx.x % 32;
   const std::uint32_t base = ptx::shared_address(rows);
 #pragma unroll
@@ -217,7 +218,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   constexpr int kDimTiles = Config::kDimTiles;
   using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
   const int warp_row = first_warp_row(threadIdx.x);
-  const Element* query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows
+  Element* const query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows (then O's)
   float output[1][kDimTiles][4] = {};
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
   float scores[1][kKeyTiles][4];
@@ -284,7 +285,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   ptx::mbarrier_arrive(&smem.value_free[last]);
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
-  store_output<Config>(output, smem.query + 64 * consumer * 64, o_map, block, consumer);
+  store_output<Config>(output, query, o_map, block, consumer);
 }
 
 template <typename Config, typename Element>
