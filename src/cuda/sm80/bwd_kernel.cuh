@@ -177,8 +177,11 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
 }
 
 // P and dS of the warp's S tile for one step, stored to their shared tiles (16-bit: the
-// rounding the GEMMs that read them use). dP first, so the scores go straight from
-// transform_scores to P and dS (the softcap derivative needs no registers across a GEMM).
+// rounding the GEMMs that read them use). S = Q Kᵀ first; then, without softcap, each P
+// fragment is formed and stored between the k steps of dP = dO Vᵀ, so the exp2 and stores issue
+// among that GEMM's MMAs instead of in a stretch of their own before the barrier (P takes the
+// scores' registers: nothing more is live across the GEMM). Under softcap dS also needs the
+// capped scores, so P is formed after the GEMM, from them, with dS.
 template <typename Config, typename Element>
 __device__ __forceinline__ void compute_probabilities_and_score_grad(
     const BackwardParams& params, const BackwardBlock& block,
@@ -186,19 +189,19 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
     const WarpTiles<Config>& warp) {
   using QueryTile = typename Config::QueryTile;
   using KeyValueTile = typename Config::KeyValueTile;
+  using ScoreTile = typename Config::ScoreTile;
   constexpr int kKSteps = Config::kHeadDim / 16;
-  float dp[Config::kRowTiles][Config::kKeyTiles][4] = {};
-  gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.dout(step.stage), warp.sdp_row, 0,
-                                                       smem.value, warp.sdp_key, 0, dp);
-  float p[Config::kRowTiles][Config::kKeyTiles][4] = {};
+  constexpr int kRowTiles = Config::kRowTiles;
+  constexpr int kKeyTiles = Config::kKeyTiles;
+  float p[kRowTiles][kKeyTiles][4] = {};
   gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.query(step.stage), warp.sdp_row, 0,
                                                        smem.key, warp.sdp_key, 0, p);
   const float score_scale = transform_scores(params, step.first_row() + warp.sdp_row,
                                              block.first_key + warp.sdp_key, step.masked(block), p);
   const int lane = threadIdx.x % 32;
-  float lse_log2[Config::kRowTiles][2], delta[Config::kRowTiles][2];
+  float lse_log2[kRowTiles][2], delta[kRowTiles][2];
 #pragma unroll
-  for (int t = 0; t < Config::kRowTiles; ++t) {
+  for (int t = 0; t < kRowTiles; ++t) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int row = warp.sdp_row + 16 * t + lane / 4 + 8 * h;
@@ -206,9 +209,40 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
       delta[t][h] = smem.delta(step.stage)[row];
     }
   }
-  probabilities_and_score_grad(params, score_scale, lse_log2, delta, p, dp);
-  using ScoreTile = typename Config::ScoreTile;
-  store_fragments<ScoreTile>(smem.probabilities, warp.sdp_row, warp.sdp_key, p);
+  float dp[kRowTiles][kKeyTiles][4] = {};
+  if (params.softcap > 0.0f) {
+    gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.dout(step.stage), warp.sdp_row, 0,
+                                                         smem.value, warp.sdp_key, 0, dp);
+    probabilities_and_score_grad(params, score_scale, lse_log2, delta, p, dp);
+    store_fragments<ScoreTile>(smem.probabilities, warp.sdp_row, warp.sdp_key, p);
+  } else {
+    // Fragment f (of kFragments) after k step f kKSteps / kFragments: spread evenly.
+    constexpr int kFragments = kRowTiles * kKeyTiles;
+    const auto form_probabilities = [&](int kk) {
+#pragma unroll
+      for (int f = 0; f < kFragments; ++f) {
+        if (f * kKSteps / kFragments != kk) continue;
+        const int t = f / kKeyTiles;
+        const int n = f % kKeyTiles;
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          p[t][n][e] = probability(p[t][n][e], score_scale, lse_log2[t][e / 2]);
+        store_fragment<ScoreTile>(smem.probabilities, warp.sdp_row, warp.sdp_key, t, n, p);
+      }
+    };
+    gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.dout(step.stage), warp.sdp_row, 0,
+                                                         smem.value, warp.sdp_key, 0, dp,
+                                                         form_probabilities);
+#pragma unroll
+    for (int t = 0; t < kRowTiles; ++t) {
+#pragma unroll
+      for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          dp[t][n][e] = (dp[t][n][e] - delta[t][e / 2]) * p[t][n][e];
+      }
+    }
+  }
   store_fragments<ScoreTile>(smem.score_grad, warp.sdp_row, warp.sdp_key, dp);
 }
 

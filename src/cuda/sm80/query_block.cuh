@@ -114,11 +114,16 @@ __device__ __forceinline__ float transform_scores(const ForwardParams& params,
   return score_scale;
 }
 
+// The backward's probability of one score after transform_scores: P = exp2(s·score_scale −
+// LSE·log2 e) (rows past the sequence or seeing nothing have LSE +inf: P = 0).
+__device__ __forceinline__ float probability(float score, float score_scale, float lse_log2) {
+  return ptx::exp2_approx(fmaf(score, score_scale, -lse_log2));
+}
+
 // The backward's pointwise step on a warp's S-shaped fragments, after transform_scores: the
-// scores become P = exp2(s·score_scale − LSE·log2 e) (rows past the sequence or seeing nothing
-// have LSE +inf: P = 0) and dP becomes dS = P ∘ (dP − delta), times 1 − tanh² under softcap,
-// recovered from the capped scores (masked −inf clamps to tanh = ±1, derivative 0) so it needs
-// no registers of its own. lse_log2 and delta hold the thread's rows [t][h].
+// scores become P (probability) and dP becomes dS = P ∘ (dP − delta), times 1 − tanh² under
+// softcap, recovered from the capped scores (masked −inf clamps to tanh = ±1, derivative 0) so
+// it needs no registers of its own. lse_log2 and delta hold the thread's rows [t][h].
 template <int RowTiles, int KeyTiles>
 __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams& params,
                                                              float score_scale,
@@ -147,7 +152,7 @@ __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams
     for_each([&](int t, int n, int e) { dp[t][n][e] -= delta[t][e / 2]; });
   }
   for_each([&](int t, int n, int e) {
-    scores[t][n][e] = ptx::exp2_approx(fmaf(scores[t][n][e], score_scale, -lse_log2[t][e / 2]));
+    scores[t][n][e] = probability(scores[t][n][e], score_scale, lse_log2[t][e / 2]);
     dp[t][n][e] *= scores[t][n][e];
   });
 }

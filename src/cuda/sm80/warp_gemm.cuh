@@ -109,14 +109,23 @@ struct SharedOperand {
   }
 };
 
+// No work between a GEMM's k steps.
+struct NoKStepWork {
+  __device__ void operator()(int) const {}
+};
+
 // acc += A B over k in [0, 16 KSteps). A: 16 RowTiles (m) x k from (a_row, a_column) of `a`,
 // stored [m][k], or [k][m] with kATransposed. B: 8 ColTiles (n) x k from (b_row, b_column) of
 // `b`, stored [n][k], or [k][n] with kBTransposed. Rows are multiples of 8, columns of 16, and
 // a column with chunk steps must fit them (chunk_steps_fit) unless kXorSteps is false.
+// after_k_step(kk) runs after the MMAs of k step kk: independent work placed there issues
+// between the MMAs instead of after the whole GEMM.
 template <int KSteps, bool kATransposed, bool kBTransposed, typename ATile, typename BTile,
-          bool kXorSteps = true, typename Element, int RowTiles, int ColTiles>
+          bool kXorSteps = true, typename Element, int RowTiles, int ColTiles,
+          typename KStepWork = NoKStepWork>
 __device__ __forceinline__ void gemm(const Element* a, int a_row, int a_column, const Element* b,
-                                     int b_row, int b_column, float (&acc)[RowTiles][ColTiles][4]) {
+                                     int b_row, int b_column, float (&acc)[RowTiles][ColTiles][4],
+                                     const KStepWork& after_k_step = {}) {
   static_assert(ColTiles % 2 == 0);
   const int matrix = threadIdx.x % 32 / 8;
   const SharedOperand<ATile, kATransposed, kXorSteps> a_operand(a, a_row, a_column, matrix % 2,
@@ -135,6 +144,7 @@ __device__ __forceinline__ void gemm(const Element* a, int a_row, int a_column, 
       b_operand.load(b_fragments, np, kk);
       mma_row_tiles<Element>(acc, a_fragments, b_fragments, np);
     }
+    after_k_step(kk);
   }
 }
 
@@ -172,25 +182,31 @@ __device__ __forceinline__ void gemm_pb(const float (&p)[RowTiles][PTiles][4], c
   }
 }
 
-// Rounds a warp's C fragments to 16 bits into a swizzled tile, fragment (0, 0) at (row, column)
-// (column a multiple of 8). A quad's four 4-byte stores fill one chunk of each of eight rows,
-// which the swizzle spreads over all banks.
+// Rounds C fragment (t, c) of a warp's accumulator to 16 bits into a swizzled tile, fragment
+// (0, 0) at (row, column) (column a multiple of 8). A quad's four 4-byte stores fill one chunk
+// of each of eight rows, which the swizzle spreads over all banks.
+template <typename Tile, typename Element, int RowTiles, int ColTiles>
+__device__ __forceinline__ void store_fragment(Element* tile, int row, int column, int t, int c,
+                                               const float (&acc)[RowTiles][ColTiles][4]) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int fragment_row = row + 16 * t + lane / 4 + 8 * h;
+    *reinterpret_cast<std::uint32_t*>(tile + Tile::offset(fragment_row, column / 8 + c) +
+                                      2 * (lane % 4)) =
+        ptx::pack2<Element>(acc[t][c][2 * h], acc[t][c][2 * h + 1]);
+  }
+}
+
+// Every C fragment of the accumulator, as store_fragment.
 template <typename Tile, typename Element, int RowTiles, int ColTiles>
 __device__ __forceinline__ void store_fragments(Element* tile, int row, int column,
                                                 const float (&acc)[RowTiles][ColTiles][4]) {
-  const int lane = threadIdx.x % 32;
 #pragma unroll
   for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int fragment_row = row + 16 * t + lane / 4 + 8 * h;
-#pragma unroll
-      for (int c = 0; c < ColTiles; ++c) {
-        *reinterpret_cast<std::uint32_t*>(tile + Tile::offset(fragment_row, column / 8 + c) +
-                                          2 * (lane % 4)) =
-            ptx::pack2<Element>(acc[t][c][2 * h], acc[t][c][2 * h + 1]);
-      }
-    }
+    for (int c = 0; c < ColTiles; ++c)
+      store_fragment<Tile>(tile, row, column, t, c, acc);
   }
 }
 
