@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -85,6 +86,39 @@ TEST(PtxTma, LoadsSwizzledBoxesAndZeroFillsPastTheEnd) {
         ASSERT_EQ(out[swizzled_offset(row, column)], expected)
             << "box at row " << first_row << ", element (" << row << ", " << column << ")";
       }
+    }
+  }
+}
+
+// ---- bulk reduction ----------------------------------------------------------------------------
+
+// Each of 4 blocks stages 64 floats (i + 1) * (block + 1) and has one thread add the first
+// `floats` of them to `sums` with the bulk copy engine.
+__global__ void bulk_reduce_kernel(float* sums, int floats) {
+  __shared__ __align__(16) float staged[64];
+  for (int i = threadIdx.x; i < 64; i += blockDim.x)
+    staged[i] = static_cast<float>((i + 1) * (blockIdx.x + 1));
+  fence_async_shared();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    bulk_reduce_add(sums, staged, 4 * floats);
+    bulk_commit_group();
+    bulk_wait_group_read();
+  }
+}
+
+TEST(PtxBulkReduce, AddsExactlyTheRangeFromEveryBlock) {
+  SKIP_WITHOUT_SM90A();
+  auto sums = make_managed<float>(64);
+  ASSERT_TRUE(sums);
+  for (int floats : {64, 12}) {  // 256 and 48 bytes
+    std::fill(sums.get(), sums.get() + 64, 0.5f);
+    bulk_reduce_kernel<<<4, 64>>>(sums.get(), floats);
+    ASSERT_TRUE(kernel_succeeded());
+    // Blocks 1..4 add (i + 1) times 1 + 2 + 3 + 4 = 10; past the range nothing changes.
+    for (int i = 0; i < 64; ++i) {
+      const float expected = i < floats ? 0.5f + 10.0f * static_cast<float>(i + 1) : 0.5f;
+      ASSERT_EQ(sums[i], expected) << floats << " floats, element " << i;
     }
   }
 }

@@ -46,15 +46,4 @@ inline int require_compute_capability(int device, int minimum) {
   return capability;
 }
 
-// The shared memory one block may opt in to on the current device (the call's DeviceGuard has
-// made it current).
-inline int opt_in_shared_memory_per_block() {
-  int device = 0;
-  int bytes = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-             "cudaDeviceGetAttribute");
-  return bytes;
-}
-
 }  // namespace flashattn

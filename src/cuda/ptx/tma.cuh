@@ -2,6 +2,8 @@
 // tensor described by a CUtensorMap (built on the host, cuda/common/tensor_map.h, passed as a
 // __grid_constant__ kernel parameter) copied to shared memory, completing on an mbarrier's
 // transaction count; and shared-memory tiles stored back. Coordinates are innermost first.
+// Also the plain bulk copy engine's reduction of a contiguous shared range into global memory.
+// Stores and reductions complete in bulk groups: commit, then wait until they have read.
 #pragma once
 
 #include <cuda.h>
@@ -40,7 +42,21 @@ __device__ __forceinline__ void tma_store_4d(const CUtensorMap* map, const void*
 #endif
 }
 
-__device__ __forceinline__ void tma_store_commit() {
+// global[i] += shared[i] for the fp32 elements of `bytes` (a multiple of 16; both addresses
+// 16-byte aligned), done by the bulk copy engine in L2: no per-element LSU instructions.
+__device__ __forceinline__ void bulk_reduce_add(float* global, const float* shared,
+                                                std::uint32_t bytes) {
+#if FLASHATTN_SM90
+  asm volatile(
+      "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(global),
+      "r"(shared_address(shared)), "r"(bytes)
+      : "memory");
+#else
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ void bulk_commit_group() {
 #if FLASHATTN_SM90
   asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
 #else
@@ -48,8 +64,9 @@ __device__ __forceinline__ void tma_store_commit() {
 #endif
 }
 
-// Waits until the committed stores have read their shared memory (it may be reused then).
-__device__ __forceinline__ void tma_store_wait_read() {
+// Waits until this thread's committed stores and reductions have read their shared memory (it
+// may be reused then).
+__device__ __forceinline__ void bulk_wait_group_read() {
 #if FLASHATTN_SM90
   asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
 #else

@@ -7,6 +7,9 @@
 //   dV += Pᵀ dO, dK += dSᵀ Q   kGradKeyWarps (keys) x kGradDimWarps (head-dim columns);
 //   dQ = dS K                 kDqRowWarps (query rows) x kDqDimWarps (head-dim columns).
 // P and dS go through shared memory (16-bit, [query][key]) between the first pair and the rest.
+// Where the code runs as sm_90 or newer, the warps store their fp32 dQ tiles to a shared staging
+// tile and the bulk copy engine adds it to the workspace (one reduction per row), instead of
+// each thread issuing fp32 reductions that queue in the load/store unit (sm_80 does that).
 // docs/kernels_sm80.md counts the shared-memory traffic and HMMAs behind the choices.
 #pragma once
 
@@ -60,6 +63,16 @@ struct BackwardTiles {
                                          2 * QueryStages * QueryTile::kElements) +
                                     4 * 2 * QueryStages * BlockM;
 
+  // The dQ staging tile: kBlockM rows of kHeadDim floats, kDqStageStride apart. A stride of 8
+  // (mod 32) floats puts a quad's fragment rows 0-3 on all 32 banks, so the warp's 8-byte stores
+  // take the minimum two wavefronts; the rows stay 16-byte aligned for the bulk copy engine.
+  static constexpr int kDqStageStride = HeadDim + 8;
+  static constexpr int kDqStageBytes = 4 * BlockM * kDqStageStride;
+  // Shared memory of a launch: with the staging tile where the code stages dQ.
+  static constexpr int smem_bytes(bool stages_dq) {
+    return kSmemBytes + (stages_dq ? kDqStageBytes : 0);
+  }
+
   static_assert(Warps % SdpRowWarps == 0 && Warps % GradKeyWarps == 0 && Warps % DqRowWarps == 0);
   static_assert(kRowTiles >= 1 && kKeyTiles % 2 == 0 && kGradKeyTiles >= 1 &&
                 kGradDimTiles % 2 == 0 && kDqRowTiles >= 1 && kDqDimTiles % 2 == 0);
@@ -71,9 +84,11 @@ struct BackwardTiles {
 };
 
 // HeadDim, BlockM, BlockN, Warps, QueryStages, SdpRowWarps, GradKeyWarps, DqRowWarps.
-// Every config holds dK and dV of its warp in at most 128 fp32 registers. All but d256 fit the
-// 163 KB of shared memory per block an A100 grants; d256's two query stages take 209 KB (an
-// H100 grants 227 KB), so BackwardFallback gives it one stage where that is too much.
+// Every config holds dK and dV of its warp in at most 128 fp32 registers and fits the 163 KB of
+// shared memory per block an A100 grants (where no dQ is staged) and, with the staging tile, the
+// 227 KB of an H100 (at most 212 KB). d256 runs one query stage: two take 209 KB and leave no
+// room for the staging tile, and staging dQ paid more (+20 to +28% on the H200) than the second
+// stage does.
 template <int HeadDim>
 struct BackwardConfig;
 template <>
@@ -87,16 +102,6 @@ struct BackwardConfig<128> : BackwardTiles<128, 64, 128, 8, 2, 2, 4, 2> {};
 template <>
 struct BackwardConfig<192> : BackwardTiles<192, 64, 64, 8, 2, 2, 2, 2> {};
 template <>
-struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 2, 2, 2, 2> {};
-
-// The config for devices whose shared memory per block is below BackwardConfig's.
-template <int HeadDim>
-struct BackwardFallback {
-  using Config = BackwardConfig<HeadDim>;
-};
-template <>
-struct BackwardFallback<256> {
-  using Config = BackwardTiles<256, 64, 64, 8, 1, 2, 2, 2>;
-};
+struct BackwardConfig<256> : BackwardTiles<256, 64, 64, 8, 1, 2, 2, 2> {};
 
 }  // namespace flashattn::sm80

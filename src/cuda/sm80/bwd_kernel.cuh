@@ -20,6 +20,7 @@
 #include "cuda/ptx/cp_async.cuh"
 #include "cuda/ptx/math.cuh"
 #include "cuda/ptx/mma.cuh"
+#include "cuda/ptx/tma.cuh"
 #include "cuda/sm80/bwd_config.h"
 #include "cuda/sm80/query_block.cuh"
 #include "cuda/sm80/tile_io.cuh"
@@ -124,6 +125,7 @@ struct BackwardSmem {
   Element* score_grad;     // dS [query][key]
   Element* queries;        // kQueryStages Q tiles, then kQueryStages dO tiles
   float* row_stats;        // kQueryStages LSE·log2 e rows, then kQueryStages delta rows
+  float* dq_stage;         // a step's fp32 dQ rows, kDqStageStride apart (where dQ is staged)
 
   __device__ explicit BackwardSmem(unsigned char* base)
       : key(reinterpret_cast<Element*>(base)),
@@ -132,7 +134,8 @@ struct BackwardSmem {
         score_grad(probabilities + ScoreTile::kElements),
         queries(score_grad + ScoreTile::kElements),
         row_stats(
-            reinterpret_cast<float*>(queries + 2 * Config::kQueryStages * QueryTile::kElements)) {}
+            reinterpret_cast<float*>(queries + 2 * Config::kQueryStages * QueryTile::kElements)),
+        dq_stage(row_stats + 2 * Config::kQueryStages * Config::kBlockM) {}
 
   // Indexed arithmetically: a runtime index into an array of pointers would go to local memory.
   __device__ Element* query(int stage) const { return queries + stage * QueryTile::kElements; }
@@ -246,8 +249,26 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
   store_fragments<ScoreTile>(smem.score_grad, warp.sdp_row, warp.sdp_key, dp);
 }
 
-// dQ += dS K for the step's rows, from the dS tile: each warp adds its fp32 tile to the
-// workspace.
+// Whether this compilation pass stages dQ in shared memory for the bulk copy engine (sm_90 and
+// newer; bwd_config.h). The launcher sizes shared memory by the same rule (stages_dq_on_device).
+inline constexpr bool kStagesDq = FLASHATTN_SM90 != 0;
+
+// The step's first dQ workspace row: rows are kHeadDim floats (the workspace is laid out for
+// this kernel), so every address below is this one plus a compile-time offset.
+template <typename Config>
+__device__ __forceinline__ float* query_grad_rows(const BackwardParams& params,
+                                                  const BackwardBlock& block,
+                                                  const QueryStep<Config>& step) {
+  return params.dq_accum + ((static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
+                                params.padded_seqlen_q +
+                            step.first_row()) *
+                               Config::kHeadDim;
+}
+
+// dQ += dS K for the step's rows, from the dS tile, each warp's fp32 tile either stored to the
+// staging tile (then each writing thread fences for the bulk copy engine's reads) or added to
+// the workspace with reductions. Rows past the sequence are not skipped: their dS is 0 (so is
+// P, by their LSE), and the workspace's rows are padded to whole blocks, so they add 0 inside it.
 template <typename Config, typename Element>
 __device__ __forceinline__ void accumulate_query_grad(const BackwardParams& params,
                                                       const BackwardBlock& block,
@@ -255,28 +276,46 @@ __device__ __forceinline__ void accumulate_query_grad(const BackwardParams& para
                                                       const QueryStep<Config>& step,
                                                       const WarpTiles<Config>& warp) {
   const int lane = threadIdx.x % 32;
-  const int rows = step.rows(params);
-  float* accum =
-      params.dq_accum + ((static_cast<std::int64_t>(block.batch) * params.heads_q + step.head) *
-                             params.padded_seqlen_q +
-                         step.first_row()) *
-                            params.kernel_head_dim;
   float partial[Config::kDqRowTiles][Config::kDqDimTiles][4] = {};
   gemm<Config::kBlockN / 16, false, true, typename Config::ScoreTile, typename Config::KeyValueTile,
        Config::kDqXorSteps>(smem.score_grad, warp.dq_row, 0, smem.key, 0, warp.dq_column, partial);
+  const int lane_row = warp.dq_row + lane / 4;
+  const int lane_column = warp.dq_column + 2 * (lane % 4);
+  constexpr int kStride = kStagesDq ? Config::kDqStageStride : Config::kHeadDim;
+  float* lane_target = (kStagesDq ? smem.dq_stage : query_grad_rows(params, block, step)) +
+                       lane_row * kStride + lane_column;
 #pragma unroll
   for (int t = 0; t < Config::kDqRowTiles; ++t) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int row = warp.dq_row + 16 * t + lane / 4 + 8 * h;
-      if (row >= rows) continue;
 #pragma unroll
       for (int c = 0; c < Config::kDqDimTiles; ++c) {
-        float* target =
-            accum + row * params.kernel_head_dim + warp.dq_column + 8 * c + 2 * (lane % 4);
-        ptx::red_add_pair(target, partial[t][c][2 * h], partial[t][c][2 * h + 1]);
+        float* target = lane_target + (16 * t + 8 * h) * kStride + 8 * c;
+        if constexpr (kStagesDq) {
+          *reinterpret_cast<float2*>(target) =
+              make_float2(partial[t][c][2 * h], partial[t][c][2 * h + 1]);
+        } else {
+          ptx::red_add_pair(target, partial[t][c][2 * h], partial[t][c][2 * h + 1]);
+        }
       }
     }
+  }
+  if constexpr (kStagesDq) ptx::fence_async_shared();
+}
+
+// The bulk copy engine adds the staged dQ rows of `step` to the workspace: thread r issues row r
+// (after a barrier behind every warp's stores and fences). Before the staging tile is written
+// again, the issuing threads wait for the reads (bulk_wait_group_read) ahead of a barrier.
+template <typename Config, typename Element>
+__device__ __forceinline__ void reduce_staged_query_grad(const BackwardParams& params,
+                                                         const BackwardBlock& block,
+                                                         const BackwardSmem<Config, Element>& smem,
+                                                         const QueryStep<Config>& step) {
+  const int row = static_cast<int>(threadIdx.x);
+  if (row < Config::kBlockM) {
+    ptx::bulk_reduce_add(query_grad_rows(params, block, step) + row * Config::kHeadDim,
+                         smem.dq_stage + row * Config::kDqStageStride, 4 * Config::kHeadDim);
+    ptx::bulk_commit_group();
   }
 }
 
@@ -309,6 +348,9 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
   const int steps = (block.end_query_block - block.first_query_block) * params.group_size;
   QueryStep<Config> step{block.kv_head * params.group_size, block.first_query_block, 0};
   if (steps > 0) load_query_block(params, block, smem, step);
+  // With dQ staged, a step's rows leave for the workspace after the next step's first barrier.
+  const bool stages_dq = kStagesDq && !params.deterministic;
+  QueryStep<Config> staged_step = step;
   for (int index = 0; index < steps; ++index, step = step.next(block)) {
     const auto load_next = [&] {
       if (index + 1 < steps) load_query_block(params, block, smem, step.next(block));
@@ -317,9 +359,11 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     // This step's tiles landed; every warp is done with the previous step's P, dS (dQ) and,
     // with two stages, with the buffers the next step loads into.
     __syncthreads();
+    if (stages_dq && index > 0) reduce_staged_query_grad<Config>(params, block, smem, staged_step);
     if constexpr (Config::kQueryStages == 2) load_next();
     compute_probabilities_and_score_grad<Config>(params, block, smem, step, warp);
-    __syncthreads();  // P and dS complete
+    if (stages_dq) ptx::bulk_wait_group_read();  // the staging tile is free after this barrier
+    __syncthreads();                             // P and dS complete
     constexpr int kKSteps = Config::kBlockM / 16;
     gemm<kKSteps, true, true, ScoreTile, QueryTile, Config::kGradXorSteps>(
         smem.probabilities, 0, warp.grad_key, smem.dout(step.stage), 0, warp.grad_column,
@@ -331,6 +375,12 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
       load_next();
     }
     if (!params.deterministic) accumulate_query_grad<Config>(params, block, smem, step, warp);
+    staged_step = step;
+  }
+  if (stages_dq && steps > 0) {
+    __syncthreads();
+    reduce_staged_query_grad<Config>(params, block, smem, staged_step);
+    ptx::bulk_wait_group_read();  // shared memory must outlive the reads
   }
 
   // dK and dV straight from the accumulators.

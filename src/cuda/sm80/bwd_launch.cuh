@@ -4,9 +4,6 @@
 
 #include <cuda_runtime.h>
 
-#include <type_traits>
-
-#include "cuda/common/device.h"
 #include "cuda/common/launch.h"
 #include "cuda/sm80/backward.h"
 #include "cuda/sm80/bwd_dq_kernel.cuh"
@@ -19,6 +16,16 @@ inline unsigned pointwise_blocks(long long threads) {
   return static_cast<unsigned>((threads + kPointwiseThreads - 1) / kPointwiseThreads);
 }
 
+// Whether the main kernel, as the device runs it, stages dQ (kStagesDq in bwd_kernel.cuh): its
+// code came from sm_90+ PTX. Decides the shared memory its launch needs.
+template <typename Config, typename Element>
+bool stages_dq_on_device() {
+  cudaFuncAttributes attributes{};
+  check_cuda(cudaFuncGetAttributes(&attributes, backward_kernel<Config, Element>),
+             "cudaFuncGetAttributes");
+  return attributes.ptxVersion >= 90;
+}
+
 template <int HeadDim>
 void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream) {
   using Config = BackwardConfig<HeadDim>;
@@ -28,22 +35,11 @@ void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream
         static_cast<long long>(params.batch) * params.heads_q * params.padded_seqlen_q;
     launch_kernel(backward_preprocess_kernel<Element>, pointwise_blocks(rows * kLanesPerRow),
                   kPointwiseThreads, 0, stream, "backward preprocess launch", params);
-    const auto launch_main = [&]<typename MainConfig>() {
-      const long long key_blocks =
-          (params.seqlen_k + MainConfig::kBlockN - 1) / MainConfig::kBlockN;
-      launch_kernel(backward_kernel<MainConfig, Element>,
-                    flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
-                    MainConfig::kThreads, MainConfig::kSmemBytes, stream, "backward kernel launch",
-                    params);
-    };
-    // The query only runs for head dims that have a fallback (d256).
-    using Fallback = typename BackwardFallback<HeadDim>::Config;
-    if (std::is_same_v<Config, Fallback> ||
-        Config::kSmemBytes <= opt_in_shared_memory_per_block()) {
-      launch_main.template operator()<Config>();
-    } else {
-      launch_main.template operator()<Fallback>();
-    }
+    const long long key_blocks = (params.seqlen_k + Config::kBlockN - 1) / Config::kBlockN;
+    launch_kernel(backward_kernel<Config, Element>,
+                  flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
+                  Config::kThreads, Config::smem_bytes(stages_dq_on_device<Config, Element>()),
+                  stream, "backward kernel launch", params);
     if (params.deterministic) {
       const long long row_blocks = (params.seqlen_q + DqConfig::kBlockM - 1) / DqConfig::kBlockM;
       launch_kernel(backward_dq_kernel<DqConfig, Element>,

@@ -196,8 +196,8 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
       ptx::tma_store_4d(o_map, rows + column_block * Config::kBlockM * 64, 64 * column_block,
                         block.first_row + 64 * consumer, block.head, block.batch);
     }
-    ptx::tma_store_commit();
-    ptx::tma_store_wait_read();  // shared memory must outlive the reads
+    ptx::bulk_commit_group();
+    ptx::bulk_wait_group_read();  // shared memory must outlive the reads
   }
 }
 
