@@ -3,7 +3,8 @@
 # lands, on its build in /tmp/variant-NAME (built with every head dim the GPU tests need:
 # BUILD_HEAD_DIMS="32;64;96;128;192;256"). Runs every GPU-marked pytest test, compute-sanitizer
 # (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, its SASS
-# summary of every CUDA object, and an ncu summary of one d128 forward launch per NCU_SEQLENS.
+# summary of every CUDA object, and an ncu summary (sections and hottest instructions) of one
+# d128 forward launch per NCU_SEQLENS.
 # Usage, from the repo root:  bash bench/variants/check_variant.sh NAME   (OUT: results folder)
 set -uo pipefail
 
@@ -25,15 +26,22 @@ echo "== $name: SASS and compute-sanitizer (forward problems)"
 FLASHATTN_PREBUILT=$dir/build SANITIZE_FORWARD_ONLY=1 timeout "${SANITIZE_TIMEOUT:-200}" \
   bash scripts/gpu_check.sh sass sanitize
 
-# NCU_SEQLENS (default 16384): one d128 launch profiled per sequence length; the source counters
-# (stall samples per instruction) show where a short sequence's time goes.
+# NCU_SEQLENS (default 16384): one d128 launch profiled per sequence length. The text report has
+# the summary sections; the per-instruction stall samples (where a short sequence's time goes)
+# come from the saved report's source page, summarised by scripts/ncu_hot_instructions.py.
 for seqlen in ${NCU_SEQLENS:-16384}; do
   echo "== $name: ncu, sm90 forward d128 S = $seqlen (one launch)"
-  report="$out/$name-ncu-d128-s$seqlen.txt"
+  stem="$out/$name-ncu-d128-s$seqlen"
   timeout 120 ncu --clock-control none -k regex:forward_kernel --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
-    --section SourceCounters python scripts/profile_case.py flashattn fwd 128 "$seqlen" \
-    >"$report" 2>&1
+    --section SourceCounters -o "$stem" -f python scripts/profile_case.py flashattn fwd 128 \
+    "$seqlen" >/dev/null 2>&1
+  ncu -i "$stem.ncu-rep" >"$stem.txt" 2>&1
+  ncu -i "$stem.ncu-rep" --page source --csv --print-source sass >"$stem-source.csv" 2>&1 &&
+    python scripts/ncu_hot_instructions.py "$stem-source.csv" \
+      "$name: sm90 forward d128, S = $seqlen, bf16" >"$stem-hot-instructions.txt"
+  rm -f "$stem.ncu-rep" "$stem-source.csv"  # large; the summaries stay
   grep -E 'forward_kernel|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|highest-utilized' \
-    "$report" | head -12
+    "$stem.txt" | head -12
+  head -3 "$stem-hot-instructions.txt"
 done
