@@ -86,7 +86,7 @@ struct BackwardTiles {
 // HeadDim, BlockM, BlockN, Warps, QueryStages, SdpRowWarps, GradKeyWarps, DqRowWarps.
 // Every config holds dK and dV of its warp in at most 128 fp32 registers and fits the 163 KB of
 // shared memory per block an A100 grants (where no dQ is staged) and, with the staging tile, the
-// 227 KB of an H100 (at most 212 KB). d256 runs one query stage: two take 209 KB and leave no
+// 227 KB of an H100 (at most 211 KB). d256 runs one query stage: two take 209 KB and leave no
 // room for the staging tile, and staging dQ paid more (+20 to +28% on the H200) than the second
 // stage does.
 template <int HeadDim>
