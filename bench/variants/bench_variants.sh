@@ -107,6 +107,15 @@ for entry in "${pids[@]}"; do
   if wait "${entry%%:*}"; then built[${entry#*:}]=1; else built[${entry#*:}]=0; fi
 done
 echo "== builds done after $((SECONDS - start)) s"
+# ptxas's "Potential Performance Loss" (e.g. C7520: every wgmma serialised) explains a slow
+# variant before any measurement does.
+for name in "${names[@]}"; do
+  if [[ -f /tmp/variant-$name/build.log ]] &&
+    grep -q 'Potential Performance Loss' "/tmp/variant-$name/build.log"; then
+    echo "== $name: ptxas reports a performance loss:"
+    grep 'Potential Performance Loss' "/tmp/variant-$name/build.log" | sort -u | head -3
+  fi
+done
 
 # One variant at a time on the GPU: correctness first, then the benchmark.
 declare -A verdict
