@@ -236,15 +236,7 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
     gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.dout(step.stage), warp.sdp_row, 0,
                                                          smem.value, warp.sdp_key, 0, dp,
                                                          form_probabilities);
-#pragma unroll
-    for (int t = 0; t < kRowTiles; ++t) {
-#pragma unroll
-      for (int n = 0; n < kKeyTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          dp[t][n][e] = (dp[t][n][e] - delta[t][e / 2]) * p[t][n][e];
-      }
-    }
+    score_grad(delta, p, dp);
   }
   store_fragments<ScoreTile>(smem.score_grad, warp.sdp_row, warp.sdp_key, dp);
 }

@@ -120,6 +120,29 @@ __device__ __forceinline__ float probability(float score, float score_scale, flo
   return ptx::exp2_approx(fmaf(score, score_scale, -lse_log2));
 }
 
+// update(t, n, e) for every element of a warp's S-shaped [RowTiles][KeyTiles][4] fragments.
+template <int RowTiles, int KeyTiles, typename Update>
+__device__ __forceinline__ void for_each_score_element(Update&& update) {
+#pragma unroll
+  for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+    for (int n = 0; n < KeyTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        update(t, n, e);
+    }
+  }
+}
+
+// dP becomes dS = P ∘ (dP − delta), P already formed (no softcap).
+template <int RowTiles, int KeyTiles>
+__device__ __forceinline__ void score_grad(const float (&delta)[RowTiles][2],
+                                           const float (&p)[RowTiles][KeyTiles][4],
+                                           float (&dp)[RowTiles][KeyTiles][4]) {
+  for_each_score_element<RowTiles, KeyTiles>(
+      [&](int t, int n, int e) { dp[t][n][e] = (dp[t][n][e] - delta[t][e / 2]) * p[t][n][e]; });
+}
+
 // The backward's pointwise step on a warp's S-shaped fragments, after transform_scores: the
 // scores become P (probability) and dP becomes dS = P ∘ (dP − delta), times 1 − tanh² under
 // softcap, recovered from the capped scores (masked −inf clamps to tanh = ±1, derivative 0) so
@@ -131,17 +154,7 @@ __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams
                                                              const float (&delta)[RowTiles][2],
                                                              float (&scores)[RowTiles][KeyTiles][4],
                                                              float (&dp)[RowTiles][KeyTiles][4]) {
-  const auto for_each = [](auto&& update) {
-#pragma unroll
-    for (int t = 0; t < RowTiles; ++t) {
-#pragma unroll
-      for (int n = 0; n < KeyTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          update(t, n, e);
-      }
-    }
-  };
+  const auto for_each = [](auto&& update) { for_each_score_element<RowTiles, KeyTiles>(update); };
   if (params.softcap > 0.0f) {
     const float inverse = 1.0f / params.softcap_log2;
     for_each([&](int t, int n, int e) {
