@@ -11,7 +11,8 @@
 # head dim of tests/python/gpu_cases.py with bwd: its random cases need them all), TESTS
 # (correctness gate, space separated pytest files; default the forward's, plus the
 # backward's with bwd), REUSE_BUILDS=1 (keep a variant built by an earlier run in the same
-# machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default sdpa-flash).
+# machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default
+# sdpa-flash), CAUSAL (both, yes or no; default both).
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
@@ -142,7 +143,7 @@ for name in "${names[@]}"; do
   esac
   echo "== $name: tests ${verdict[$name]} ($(tail -1 "$out/$name.tests.log"))"
   (cd "$dir" && "$python" -m flashattn.bench --dirs "$dirs" --impls "$impls" \
-    --head-dims "$head_dims" --seqlens "$seqlens" --out "$out" --name "$name") \
+    --head-dims "$head_dims" --seqlens "$seqlens" --causal "${CAUSAL:-both}" --out "$out" --name "$name") \
     >"$out/$name.bench.log" 2>&1 || echo "== $name: bench failed, see $out/$name.bench.log"
   echo "== $name: bench done after $((SECONDS - start)) s"
 done

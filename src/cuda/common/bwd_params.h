@@ -2,6 +2,7 @@
 // fp32 workspace the host allocates per call (cuda/backward.cu).
 #pragma once
 
+#include "common/tile_order.h"
 #include "cuda/common/fwd_params.h"
 
 namespace flashattn {
@@ -24,6 +25,7 @@ struct BackwardParams : ForwardParams {
   int kernel_head_dim = 0;
   // dQ from its own kernel, summed in a fixed order, instead of fp32 atomics.
   bool deterministic = false;
+  TileOrder key_block_order{};  // of the main kernel's key blocks over batch x KV heads
 };
 
 }  // namespace flashattn

@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string>
 
 #include "cuda/common/check.h"
@@ -32,6 +33,13 @@ inline int compute_capability(int device) {
   check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
              "cudaDeviceGetAttribute");
   return 10 * major + minor;
+}
+
+inline std::int64_t l2_cache_bytes(int device) {
+  int bytes = 0;
+  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrL2CacheSize, device),
+             "cudaDeviceGetAttribute");
+  return bytes;
 }
 
 // The device's compute capability (e.g. 90), after checking it is at least `minimum`.

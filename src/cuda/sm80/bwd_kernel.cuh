@@ -41,9 +41,11 @@ struct BackwardBlock {
     constexpr int kBlockN = Config::kBlockN;
     BackwardBlock block;
     const int key_blocks = (params.seqlen_k + kBlockN - 1) / kBlockN;
-    // Early key blocks first: under a causal mask they see the most queries.
-    const int key_block = static_cast<int>(blockIdx.x % key_blocks);
-    const int batch_head = static_cast<int>(blockIdx.x / key_blocks);
+    // Early key blocks first: under a causal mask they see the most queries (and under any band,
+    // key_block_order takes them across a section of heads before the next ones).
+    int key_block = 0, batch_head = 0;
+    params.key_block_order.locate(static_cast<int>(blockIdx.x), key_blocks,
+                                  params.batch * params.heads_kv, key_block, batch_head);
     block.kv_head = batch_head % params.heads_kv;
     block.batch = batch_head / params.heads_kv;
     block.first_key = key_block * kBlockN;
