@@ -33,8 +33,14 @@ struct ForwardConfig {
 
   static_assert(HeadDim % 64 == 0, "the sm90 path takes head dims in 64-column blocks");
   static_assert(kBlockM <= 256, "the Q tile is one TMA box of kBlockM rows (at most 256)");
-  static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <= 64 * 1024,
-                "setmaxnreg cannot hand out more than the SM's 64K registers");
+  // setmaxnreg only moves registers among the CTA's warps: a consumer's increase blocks until the
+  // producer's decrease has returned enough to the CTA's pool, which holds what the launch gave
+  // (the kernel's count, here the __launch_bounds__(kThreads, 1) cap: 64K / kThreads rounded
+  // down to a multiple of 8, as cuobjdump -res-usage shows). Asking for more hangs the consumers.
+  static constexpr int kLaunchRegisters = 64 * 1024 / kThreads / 8 * 8;
+  static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <=
+                    kThreads * kLaunchRegisters,
+                "setmaxnreg cannot hand out more registers than the CTA was launched with");
 };
 
 }  // namespace flashattn::sm90
