@@ -12,7 +12,9 @@
 # (correctness gate, space separated pytest files; default the forward's, plus the
 # backward's with bwd), REUSE_BUILDS=1 (keep a variant built by an earlier run in the same
 # machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default
-# sdpa-flash), CAUSAL (both, yes or no; default both).
+# sdpa-flash), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
+# benchmark, default 400; a variant whose tests time out is not benchmarked). Keep OUT's file
+# count small for `run` (tar the results): it returns a limited number of files.
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
@@ -142,9 +144,14 @@ for name in "${names[@]}"; do
     *) verdict[$name]=FAIL ;;
   esac
   echo "== $name: tests ${verdict[$name]} ($(tail -1 "$out/$name.tests.log"))"
-  (cd "$dir" && "$python" -m flashattn.bench --dirs "$dirs" --impls "$impls" \
-    --head-dims "$head_dims" --seqlens "$seqlens" --causal "${CAUSAL:-both}" --out "$out" --name "$name") \
-    >"$out/$name.bench.log" 2>&1 || echo "== $name: bench failed, see $out/$name.bench.log"
+  # A variant that hangs in its tests would hang its benchmark too (and eat the machine's call).
+  if [[ ${verdict[$name]} == "TIMEOUT (tests)" ]]; then
+    echo "== $name: not benchmarked" && continue
+  fi
+  (cd "$dir" && timeout "${BENCH_TIMEOUT:-400}" "$python" -m flashattn.bench --dirs "$dirs" \
+    --impls "$impls" --head-dims "$head_dims" --seqlens "$seqlens" --causal "${CAUSAL:-both}" \
+    --out "$out" --name "$name") \
+    >"$out/$name.bench.log" 2>&1 || echo "== $name: bench failed or timed out, see $out/$name.bench.log"
   echo "== $name: bench done after $((SECONDS - start)) s"
 done
 unset PYTHONPATH
