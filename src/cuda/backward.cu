@@ -25,9 +25,7 @@ constexpr std::int64_t kWorkspaceRowAlignment = 128;
 
 // Key blocks of the main kernel in sections of KV heads whose per-row data shared by the CTAs
 // (Q and dO in 16 bits, the dQ accumulator in fp32, for every query head of the group) fills at
-// most half of L2, where a mask or window gives the blocks different work. (The forward keeps each
-// head's query blocks in turn: its sections measured -3 to +2%, within its noise at short
-// lengths.)
+// most half of L2, where a mask or window gives the blocks different work.
 TileOrder key_block_order(const AttentionProblem& problem) {
   const AttentionShape& shape = problem.shape;
   const MaskWindow& window = problem.score.window;

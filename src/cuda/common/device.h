@@ -35,6 +35,7 @@ inline int compute_capability(int device) {
   return 10 * major + minor;
 }
 
+// The device's L2 size in bytes (what a tile order may count on to keep streamed operands).
 inline std::int64_t l2_cache_bytes(int device) {
   int bytes = 0;
   check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrL2CacheSize, device),
