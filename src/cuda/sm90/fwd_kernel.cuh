@@ -207,6 +207,32 @@ __device__ __forceinline__ int first_warp_row(unsigned thread) {
   return 16 * (static_cast<int>(thread / 32) - 4);
 }
 
+// A consumer warpgroup whose 64 rows all lie past the sequence (in the last query block of a
+// length that is not a multiple of kBlockM: at d64, 192 rows, S = 1k leaves two of three idle)
+// does no GEMM and no softmax: it only keeps the CTA's protocol, taking the same turns as
+// consume() (turn t issues S of block t and P V of block t - 1) and releasing each K and V stage
+// once it has landed (waiting for it first keeps its arrivals in the stage's current phase).
+template <typename Config, typename Element>
+__device__ __forceinline__ void pass_idle_rows(const ForwardBlock& block,
+                                               const ForwardSmem<Config, Element>& smem,
+                                               const GemmTurns<Config::kConsumers>& turns) {
+  const int blocks = block.end_key_block - block.first_key_block;
+  for (int turn = 0; turn <= blocks; ++turn) {
+    turns.begin();
+    turns.end(/*last=*/turn == blocks);
+    if (turn < blocks) {
+      const int stage = turn % Config::kStages;
+      ptx::mbarrier_wait(&smem.key_full[stage], (turn / Config::kStages) & 1);
+      ptx::mbarrier_arrive(&smem.key_free[stage]);
+    }
+    if (turn > 0) {
+      const int stage = (turn - 1) % Config::kStages;
+      ptx::mbarrier_wait(&smem.value_full[stage], ((turn - 1) / Config::kStages) & 1);
+      ptx::mbarrier_arrive(&smem.value_free[stage]);
+    }
+  }
+}
+
 // Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
 // previous block's P V into O, the warps run this block's softmax; O is rescaled only after
 // that group has finished, before the next P V.
@@ -245,6 +271,10 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
   };
 
   const GemmTurns<Config::kConsumers> turns(consumer);
+  if (block.rows <= 64 * consumer) {
+    pass_idle_rows<Config>(block, smem, turns);
+    return;
+  }
   ptx::mbarrier_wait(smem.query_full, 0);
   int n = block.end_key_block - 1;
   turns.begin();
