@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "cuda/common/check.h"
@@ -33,6 +35,20 @@ inline int compute_capability(int device) {
   check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
              "cudaDeviceGetAttribute");
   return 10 * major + minor;
+}
+
+// The device's multiprocessor count, queried once per device and process (a persistent grid is
+// sized by it on every call).
+inline int multiprocessor_count(int device) {
+  static std::mutex mutex;
+  static std::map<int, int> counts;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (const auto found = counts.find(device); found != counts.end()) return found->second;
+  int count = 0;
+  check_cuda(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device),
+             "cudaDeviceGetAttribute");
+  counts.emplace(device, count);
+  return count;
 }
 
 // The device's L2 size in bytes (what a tile order may count on to keep streamed operands).

@@ -20,13 +20,20 @@ struct ForwardBlock {
   // visible to every row of the block: they skip the mask.
   int first_unmasked_block, end_unmasked_block;
 
+  // A CTA per block takes tile blockIdx.x.
   template <typename Config>
   __device__ static ForwardBlock locate(const ForwardParams& params) {
+    return of_tile<Config>(params, static_cast<int>(blockIdx.x));
+  }
+
+  // Tile `tile` of batch x heads x row blocks, each head's in turn.
+  template <typename Config>
+  __device__ static ForwardBlock of_tile(const ForwardParams& params, int tile) {
     ForwardBlock block;
     const int row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
     // Heavier (later, for causal) row blocks first: they start while the grid fills up.
-    const int row_block = row_blocks - 1 - static_cast<int>(blockIdx.x % row_blocks);
-    const int batch_head = static_cast<int>(blockIdx.x / row_blocks);
+    const int row_block = row_blocks - 1 - tile % row_blocks;
+    const int batch_head = tile / row_blocks;
     block.head = batch_head % params.heads_q;
     block.batch = batch_head / params.heads_q;
     block.kv_head = block.head / params.group_size;
@@ -51,6 +58,9 @@ struct ForwardBlock {
     block.end_unmasked_block = static_cast<int>(unmasked_end > 0 ? unmasked_end : 0);
     return block;
   }
+
+  // No row of the block sees a key: its output is written without any key block.
+  __device__ bool empty() const { return end_key_block <= first_key_block; }
 
   // True when some (row, key) of key block n is masked or past the sequence end.
   __device__ bool needs_mask(int n) const {
@@ -170,20 +180,28 @@ __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams
   });
 }
 
-// A CTA whose rows see no key: O = 0 and LSE = +inf.
-template <typename Config, typename Element>
-__device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block) {
+// A block whose rows see no key: O = 0 and LSE = +inf, written by threads [0, threads) of which
+// this is `thread`.
+template <typename Element>
+__device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block, int thread,
+                                 int threads) {
   Element* out = const_cast<Element*>(row_pointer<Element>(
       params.out, params.out_strides, block.batch, block.first_row, block.head));
-  for (int i = threadIdx.x; i < block.rows * (params.head_dim / 8); i += Config::kThreads) {
+  for (int i = thread; i < block.rows * (params.head_dim / 8); i += threads) {
     const int row = i / (params.head_dim / 8);
     *reinterpret_cast<uint4*>(out + row * params.out_strides.row +
                               (i % (params.head_dim / 8)) * 8) = make_uint4(0, 0, 0, 0);
   }
-  for (int row = threadIdx.x; row < block.rows; row += Config::kThreads) {
+  for (int row = thread; row < block.rows; row += threads) {
     params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
                (block.first_row + row) * params.lse_row_stride] = INFINITY;
   }
+}
+
+// The same by the whole CTA (one CTA per block).
+template <typename Config, typename Element>
+__device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block) {
+  write_empty_rows<Element>(params, block, threadIdx.x, Config::kThreads);
 }
 
 }  // namespace flashattn::sm80

@@ -16,8 +16,8 @@ struct ForwardConfig {
   static constexpr int kStages = 2;  // K/V ring depth
   static constexpr int kThreads = 128 * (1 + kConsumers);
   // Register split (setmaxnreg): the producer keeps few, the consumers hold S, P and O.
-  static constexpr int kProducerRegisters = 24;
-  static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 240;
+  static constexpr int kProducerRegisters = kConsumers == 3 ? 32 : 40;
+  static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 232;
   // Tiles are stored as 64-column blocks of 128-byte rows with the 128-byte swizzle: the TMA box
   // and wgmma's canonical layout.
   static constexpr int kColumnBlocks = HeadDim / 64;
@@ -27,9 +27,17 @@ struct ForwardConfig {
   static constexpr int kRowTiles = 1;
   static constexpr int kKeyTiles = kBlockN / 8;
   static constexpr int kDimTiles = HeadDim / 8;
-  static constexpr int kBarrierBytes = 8 * (1 + 4 * kStages);
+  static constexpr int kTileSlots = 2;  // tile numbers the producer may hand over ahead
+  // query full/free, 4 per stage, tile full/free per slot; then the slots' tile numbers
+  static constexpr int kBarrierBytes = 8 * (2 + 4 * kStages + 2 * kTileSlots) + 4 * kTileSlots;
+  static constexpr int kTileBytes = 2 * (kQueryElements + 2 * kStages * kKeyElements);
+  // O is staged for its TMA store in a buffer of its own where shared memory has room for one
+  // (d64, d128), so Q can be released once the tile's last S has landed and the next tile's Q
+  // loads under the epilogue; d256 stages O in its dead Q rows and releases Q after the store.
+  static constexpr bool kOutputApart =
+      kTileBytes + 2 * kQueryElements + kBarrierBytes + 1024 <= 227 * 1024;
   static constexpr int kSmemBytes =
-      2 * (kQueryElements + 2 * kStages * kKeyElements) + kBarrierBytes + 1024;  // + alignment
+      kTileBytes + (kOutputApart ? 2 * kQueryElements : 0) + kBarrierBytes + 1024;  // + alignment
 
   static_assert(HeadDim % 64 == 0, "the sm90 path takes head dims in 64-column blocks");
   static_assert(kBlockM <= 256, "the Q tile is one TMA box of kBlockM rows (at most 256)");

@@ -1,11 +1,34 @@
-// The sm90 forward kernel: warp-specialised. Warpgroup 0 (the producer; one thread works) loads
-// Q once and K, V blocks into a 2-stage ring with TMA, each arrival counted by an mbarrier;
-// the others (the consumers: 3 at d64, else 2) own 64 query rows each and run S = Q Kᵀ (wgmma,
-// both operands from shared memory), the online softmax of the sm80 path on the accumulators
-// (same fragment layout), then O += P V (wgmma, P from registers, V from shared memory). The
-// softmax of one block overlaps the P V of the one before, the consumers take turns issuing their
-// GEMMs (ping-pong), and K and V are released apart so the ring refills early. Key blocks are
-// walked last to first, so masked blocks come first.
+// The sm90 forward kernel: warp-specialised and persistent. A tile is one query block of one
+// (batch, head); one CTA per multiprocessor takes tiles until none is left: CTA b starts on tile
+// b, then takes the next untaken one from a counter in global memory (TileQueue), so a heavy
+// tile never waits behind a static share. Warpgroup 0 (the producer; one
+// thread works) loads each tile's Q and its K, V blocks with TMA, K and V through a 2-stage ring,
+// each arrival counted by an mbarrier; the others (the consumers: 3 at d64, else 2) own 64 query
+// rows each and run S = Q Kᵀ (wgmma, both operands from shared memory), the online softmax of the
+// sm80 path on the accumulators (same fragment layout), then O += P V (wgmma, P from registers, V
+// from shared memory). The softmax of one block overlaps the P V of the one before, the consumers
+// take turns issuing their GEMMs (ping-pong), and K and V are released apart so the ring refills
+// early. Key blocks are walked last to first, so masked blocks come first. O leaves through a
+// staging buffer (its own, or the consumer's dead Q rows at d256) and a TMA store; the next
+// tile's Q (when O is staged apart) and first K and V load meanwhile.
+//
+// Synchronisation across tiles. The producer takes each tile and hands its number to the
+// consumers (TileQueue); both sides skip the same empty tiles (rows that see no key: the
+// consumers write O = 0, LSE = +inf, nothing is loaded). Every
+// mbarrier completes one phase per use and a waiter names the parity of the phase it waits for;
+// each full/free pair keeps the sides at most one phase apart (the filling side waits for the
+// release of the previous use first; a fresh barrier passes the parity-1 wait, so each barrier's
+// first use goes through at once).
+// - query_full / query_free: one phase per non-empty tile. The consumers release Q once the
+//   tile's last S has landed where O has a staging buffer of its own (d64, d128), else once
+//   the TMA store of their O, staged in their Q rows, has read it.
+// - key_full[s], value_full[s] / key_free[s] (once the S reading it has landed), value_free[s]
+//   (once the P V has): the ring, counted in one RingPosition per side over the CTA's whole run,
+//   so the i-th key block of the CTA is the i-th use of its stage on both sides. The producer
+//   loads a tile's Q, first K and first V in the order the consumers release the previous
+//   tile's.
+// - tile_full[s] / tile_free[s]: TileQueue's two slots, one phase per handed-over tile number.
+// - GemmTurns: balanced over the CTA's whole run (see there).
 #pragma once
 
 #include <cuda.h>
@@ -36,12 +59,17 @@ struct ForwardSmem {
   Element* keys;   // kStages tiles of kColumnBlocks blocks of [kBlockN][64]
   Element* values;
   std::uint64_t* query_full;
+  std::uint64_t* query_free;
   std::uint64_t* key_full;    // [kStages]
   std::uint64_t* value_full;  // [kStages]
   // [kStages]: every consumer thread is done with the stage's K (once its S has landed) or V
   // (once its P V has); released apart, K can be refilled while the P V still reads V.
   std::uint64_t* key_free;
   std::uint64_t* value_free;
+  Element* output;           // [kBlockM] rows staged for the TMA store: its own buffer or Q's
+  std::uint64_t* tile_full;  // [kTileSlots]
+  std::uint64_t* tile_free;  // [kTileSlots]
+  int* tile_slots;           // [kTileSlots]: tile numbers handed to the consumers
 
   __device__ explicit ForwardSmem(unsigned char* raw) {
     // The 128-byte swizzle repeats every 1024 bytes: tiles start on such a boundary.
@@ -50,11 +78,18 @@ struct ForwardSmem {
     query = reinterpret_cast<Element*>(base);
     keys = query + Config::kQueryElements;
     values = keys + Config::kStages * Config::kKeyElements;
-    query_full = reinterpret_cast<std::uint64_t*>(values + Config::kStages * Config::kKeyElements);
-    key_full = query_full + 1;
+    Element* end = values + Config::kStages * Config::kKeyElements;
+    output = Config::kOutputApart ? end : query;
+    if (Config::kOutputApart) end += Config::kQueryElements;
+    query_full = reinterpret_cast<std::uint64_t*>(end);
+    query_free = query_full + 1;
+    key_full = query_free + 1;
     value_full = key_full + Config::kStages;
     key_free = value_full + Config::kStages;
     value_free = key_free + Config::kStages;
+    tile_full = value_free + Config::kStages;
+    tile_free = tile_full + Config::kTileSlots;
+    tile_slots = reinterpret_cast<int*>(tile_free + Config::kTileSlots);
   }
   __device__ Element* key(int stage) const { return keys + stage * Config::kKeyElements; }
   __device__ Element* value(int stage) const { return values + stage * Config::kKeyElements; }
@@ -73,23 +108,103 @@ __device__ __forceinline__ void load_tile(Element* tile, int rows, const CUtenso
   }
 }
 
+// Where the next key block goes in (producer) or comes from (consumers) in the K/V ring: use
+// `uses` of the ring, in stage uses % Stages. One advance per key block, carried across tiles.
+template <int Stages>
+struct RingPosition {
+  std::uint32_t uses = 0;
+  __device__ int stage() const { return static_cast<int>(uses % Stages); }
+  // Of the phase this use fills (consumers wait for it); the producer waits for the previous
+  // use's release, the other parity (a fresh barrier passes it, so the first round goes through).
+  __device__ std::uint32_t parity() const { return (uses / Stages) & 1; }
+  __device__ void advance() { ++uses; }
+};
+
+// The CTA's tiles, handed from the producer thread (take) to the consumers (receive) through
+// kTileSlots slots in shared memory. The first is blockIdx.x; every later one comes from
+// `counter` (zeroed before the launch: tiles gridDim.x, gridDim.x + 1, ... are taken in order);
+// a number of `tiles` or more ends the CTA's run.
 template <typename Config, typename Element>
-__device__ __forceinline__ void produce(const ForwardBlock& block,
+struct TileQueue {
+  const ForwardSmem<Config, Element>& smem;
+  unsigned* counter;
+  unsigned tiles;
+  std::uint32_t uses = 0;
+
+  __device__ int slot() const { return static_cast<int>(uses % Config::kTileSlots); }
+  __device__ std::uint32_t parity() const { return (uses / Config::kTileSlots) & 1; }
+  // Producer: the number of the CTA's next tile, at most `tiles`. Taken once the current tile's
+  // loads are issued (see produce), while the consumers still have two key blocks to go.
+  __device__ unsigned take() const {
+    const unsigned next = gridDim.x + atomicAdd(counter, 1u);
+    return next < tiles ? next : tiles;
+  }
+  // Producer: hands `tile` over once the consumers have read what this slot held before.
+  __device__ void publish(unsigned tile) {
+    ptx::mbarrier_wait(&smem.tile_free[slot()], parity() ^ 1);
+    smem.tile_slots[slot()] = static_cast<int>(tile);
+    ptx::mbarrier_arrive(&smem.tile_full[slot()]);  // releases the store
+    ++uses;
+  }
+  // Consumers: the next tile number, `tiles` at the end.
+  __device__ unsigned receive() {
+    ptx::mbarrier_wait(&smem.tile_full[slot()], parity());
+    // Broadcast from lane 0: the warp then branches on it as on a uniform value (a per-thread
+    // load would make every tile's wgmmas look divergent to ptxas and serialise them, C7520).
+    const unsigned tile =
+        __shfl_sync(0xffffffffu, static_cast<unsigned>(smem.tile_slots[slot()]), 0);
+    ptx::mbarrier_arrive(&smem.tile_free[slot()]);
+    ++uses;
+    return tile;
+  }
+};
+
+// One thread: Q and the key blocks of every tile of this CTA.
+template <typename Config, typename Element>
+__device__ __forceinline__ void produce(const ForwardParams& params,
                                         const ForwardSmem<Config, Element>& smem,
-                                        const CUtensorMap* q_map, const CUtensorMap* k_map,
-                                        const CUtensorMap* v_map) {
-  load_tile<Config>(smem.query, Config::kBlockM, q_map, smem.query_full, block.first_row,
-                    block.head, block.batch);
-  int index = 0;
-  for (int n = block.end_key_block - 1; n >= block.first_key_block; --n, ++index) {
-    const int stage = index % Config::kStages;
-    const int use = index / Config::kStages;
-    if (use > 0) ptx::mbarrier_wait(&smem.key_free[stage], (use - 1) & 1);
-    load_tile<Config>(smem.key(stage), Config::kBlockN, k_map, &smem.key_full[stage],
-                      n * Config::kBlockN, block.kv_head, block.batch);
-    if (use > 0) ptx::mbarrier_wait(&smem.value_free[stage], (use - 1) & 1);
-    load_tile<Config>(smem.value(stage), Config::kBlockN, v_map, &smem.value_full[stage],
-                      n * Config::kBlockN, block.kv_head, block.batch);
+                                        TileQueue<Config, Element> queue, const CUtensorMap* q_map,
+                                        const CUtensorMap* k_map, const CUtensorMap* v_map) {
+  RingPosition<Config::kStages> ring;
+  std::uint32_t queries = 0;  // Q loads so far: one per non-empty tile
+  for (unsigned tile = blockIdx.x;;) {
+    queue.publish(tile);
+    if (tile >= queue.tiles) break;
+    const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
+    // The next tile is taken only once this one's loads are issued (two key blocks before the
+    // consumers finish it): taken earlier, a CTA would hold a heavy tile for a whole tile while
+    // others run dry (ncu, d128 causal 16k: SMs active 90.6% of the time against 97.1%).
+    if (block.empty()) {
+      tile = queue.take();
+      continue;
+    }
+    const auto load_key_block = [&](int n) {
+      ptx::mbarrier_wait(&smem.key_free[ring.stage()], ring.parity() ^ 1);
+      load_tile<Config>(smem.key(ring.stage()), Config::kBlockN, k_map,
+                        &smem.key_full[ring.stage()], n * Config::kBlockN, block.kv_head,
+                        block.batch);
+      ptx::mbarrier_wait(&smem.value_free[ring.stage()], ring.parity() ^ 1);
+      load_tile<Config>(smem.value(ring.stage()), Config::kBlockN, v_map,
+                        &smem.value_full[ring.stage()], n * Config::kBlockN, block.kv_head,
+                        block.batch);
+      ring.advance();
+    };
+    const auto load_query = [&] {
+      ptx::mbarrier_wait(smem.query_free, (queries & 1) ^ 1);
+      load_tile<Config>(smem.query, Config::kBlockM, q_map, smem.query_full, block.first_row,
+                        block.head, block.batch);
+    };
+    // The CTA's first Q goes first (nothing to wait for); later ones in the order the consumers
+    // release them: after the previous tile's last S (with K) when O is staged apart, after its
+    // store (last) otherwise.
+    const bool query_first = queries == 0 || Config::kOutputApart;
+    if (query_first) load_query();
+    load_key_block(block.end_key_block - 1);
+    if (!query_first) load_query();
+    ++queries;
+    for (int n = block.end_key_block - 2; n >= block.first_key_block; --n)
+      load_key_block(n);
+    tile = queue.take();
   }
 }
 
@@ -140,12 +255,12 @@ __device__ __forceinline__ void issue_query_key(const Element* query,
 // softmax runs while another's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer
 // c's turn: c waits on it (128 threads) and its predecessor c - 1 (mod N) arrives on it (128)
 // once its own GEMMs are issued, so each barrier counts 256 whatever N is.
-// Balance: every consumer takes T = key blocks + 1 turns (all share the CTA's blocks), so it
-// waits T times on its barrier. Barrier 1 + c, c > 0, gets T arrivals from c - 1; barrier 1
-// gets T - 1 from consumer N - 1, which skips the arrival after its last turn, plus the one it
-// makes up front to open consumer 0's first turn. Phases never merge: turns run 0, 1, ..,
-// N - 1, 0, .., so a consumer's next arrival on a barrier comes after its successor's wait on
-// it has completed.
+// Balance over the CTA's whole run: every consumer takes the same T turns (key blocks + 1 per
+// non-empty tile: all share the CTA's tiles), so it waits T times on its barrier. Barrier 1 + c,
+// c > 0, gets T arrivals from c - 1; barrier 1 gets T from consumer N - 1 plus the one it makes
+// up front to open consumer 0's first turn, which consumer 0 takes in finish(). Phases never
+// merge: turns run 0, 1, .., N - 1, 0, .., so a consumer's next arrival on a barrier comes after
+// its successor's wait on it has completed.
 template <int Consumers>
 struct GemmTurns {
   static constexpr int kFirstBarrier = 1;  // 0 is __syncthreads
@@ -157,16 +272,20 @@ struct GemmTurns {
     if (consumer == Consumers - 1) ptx::named_barrier_arrive(kFirstBarrier, kThreads);
   }
   __device__ void begin() const { ptx::named_barrier_sync(barrier, kThreads); }
-  __device__ void end(bool last = false) const {
+  __device__ void end() const {
     const bool wraps = barrier == kFirstBarrier + Consumers - 1;  // the last consumer
-    if (!(last && wraps)) ptx::named_barrier_arrive(wraps ? kFirstBarrier : barrier + 1, kThreads);
+    ptx::named_barrier_arrive(wraps ? kFirstBarrier : barrier + 1, kThreads);
+  }
+  __device__ void finish() const {
+    if (barrier == kFirstBarrier) begin();
   }
 };
 
 // O leaves through shared memory and TMA: once a warpgroup's last S = Q Kᵀ has landed its 64
 // rows of Q are dead, so its threads write the normalised O there in 16-bit, in the same
 // 128-byte-swizzled 64-column blocks, and one thread stores the blocks (TMA clips the rows and
-// columns past the tensor). Full 128-byte rows instead of the fragments' 16-byte pieces.
+// columns past the tensor). Full 128-byte rows instead of the fragments' 16-byte pieces. Returns
+// once the store has read the rows: then they may take the next tile's Q.
 template <typename Config, typename Element>
 __device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
                                              Element* rows, const CUtensorMap* o_map,
@@ -199,6 +318,11 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
     ptx::bulk_commit_group();
     ptx::bulk_wait_group_read();  // shared memory must outlive the reads
   }
+  // Reconverge the warp here. Without it (d64/d128 staged apart: nothing follows the store in
+  // the tile), the one-thread store branch joins straight into the tile loop's latch, ptxas
+  // sees the next tile's wgmmas on a divergent path and serialises every wgmma of the kernel
+  // (C7520: a WARPGROUP.DEPBAR after each HGMMA, no S / P V overlap).
+  __syncwarp();
 }
 
 // First row (in the CTA's block) of this warp's 16: the producer's 4 warps come first, then
@@ -207,44 +331,29 @@ __device__ __forceinline__ int first_warp_row(unsigned thread) {
   return 16 * (static_cast<int>(thread / 32) - 4);
 }
 
-// A consumer warpgroup whose 64 rows all lie past the sequence (in the last query block of a
-// length that is not a multiple of kBlockM: at d64, 192 rows, S = 1k leaves two of three idle)
-// does no GEMM and no softmax: it only keeps the CTA's protocol, taking the same turns as
-// consume() (turn t issues S of block t and P V of block t - 1) and releasing each K and V stage
-// once it has landed (waiting for it first keeps its arrivals in the stage's current phase).
+// One non-empty tile: this warpgroup's 64 rows of O and LSE. Software-pipelined by one key block:
+// while the tensor cores add the previous block's P V into O, the warps run this block's softmax;
+// O is rescaled only after that group has finished, before the next P V. `queries` counts the
+// CTA's earlier non-empty tiles (the phase of its Q); `ring` is where the tile's first S reads K.
 template <typename Config, typename Element>
-__device__ __forceinline__ void pass_idle_rows(const ForwardBlock& block,
-                                               const ForwardSmem<Config, Element>& smem,
-                                               const GemmTurns<Config::kConsumers>& turns) {
-  const int blocks = block.end_key_block - block.first_key_block;
-  for (int turn = 0; turn <= blocks; ++turn) {
-    turns.begin();
-    turns.end(/*last=*/turn == blocks);
-    if (turn < blocks) {
-      const int stage = turn % Config::kStages;
-      ptx::mbarrier_wait(&smem.key_full[stage], (turn / Config::kStages) & 1);
-      ptx::mbarrier_arrive(&smem.key_free[stage]);
-    }
-    if (turn > 0) {
-      const int stage = (turn - 1) % Config::kStages;
-      ptx::mbarrier_wait(&smem.value_full[stage], ((turn - 1) / Config::kStages) & 1);
-      ptx::mbarrier_arrive(&smem.value_free[stage]);
-    }
-  }
-}
-
-// Consumer warpgroup: software-pipelined by one key block. While the tensor cores add the
-// previous block's P V into O, the warps run this block's softmax; O is rescaled only after
-// that group has finished, before the next P V.
-template <typename Config, typename Element>
-__device__ __forceinline__ void consume(const ForwardParams& params, const ForwardBlock& block,
-                                        const ForwardSmem<Config, Element>& smem, int consumer,
-                                        const CUtensorMap* o_map) {
+__device__ __forceinline__ void consume_tile(const ForwardParams& params, const ForwardBlock& block,
+                                             const ForwardSmem<Config, Element>& smem, int consumer,
+                                             const GemmTurns<Config::kConsumers>& turns,
+                                             RingPosition<Config::kStages>& ring,
+                                             std::uint32_t queries, const CUtensorMap* o_map) {
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
   using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
   const int warp_row = first_warp_row(threadIdx.x);
-  Element* const query = smem.query + 64 * consumer * 64;  // this warpgroup's 64 rows (then O's)
+  // This warpgroup's 64 rows of Q. With three consumers (160 registers) and at d256 (232) the
+  // descriptors of a pointer kept across the loop would be spilled (d256: three 8-byte reloads
+  // per key block): there it is derived afresh from %tid.x.
+  const auto query = [&] {
+    constexpr bool kFromThreadIndex = Config::kConsumers == 3 || Config::kHeadDim == 256;
+    const int rows_of =
+        kFromThreadIndex ? static_cast<int>(ptx::thread_index_x() / 128) - 1 : consumer;
+    return smem.query + 64 * rows_of * 64;
+  };
   float output[1][kDimTiles][4] = {};
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
   float scores[1][kKeyTiles][4];
@@ -269,86 +378,116 @@ __device__ __forceinline__ void consume(const ForwardParams& params, const Forwa
       sm80::pack_a_fragment<Element>(probabilities[kk], scores[0][2 * kk], scores[0][2 * kk + 1]);
     }
   };
-
-  const GemmTurns<Config::kConsumers> turns(consumer);
-  if (block.rows <= 64 * consumer) {
-    pass_idle_rows<Config>(block, smem, turns);
-    return;
-  }
-  ptx::mbarrier_wait(smem.query_full, 0);
-  int n = block.end_key_block - 1;
-  turns.begin();
-  issue_query_key<Config>(query, smem, 0, 0, scores_flat);
-  turns.end();
-  ptx::wgmma_wait<0>();
-  ptx::mbarrier_arrive(&smem.key_free[0]);
-  softmax_step(n);  // O is still 0: nothing to rescale
-  pack_probabilities();
-  for (int index = 1; n > block.first_key_block; ++index) {
-    const int stage = index % Config::kStages;
-    const int previous = (index - 1) % Config::kStages;
-    turns.begin();
-    issue_query_key<Config>(query, smem, stage, (index / Config::kStages) & 1, scores_flat);
-    ptx::mbarrier_wait(&smem.value_full[previous], ((index - 1) / Config::kStages) & 1);
-    multiply_probability_value<Config>(probabilities, smem.value(previous), output_flat);
+  // The P V in flight reads V one block behind the next S's K.
+  const auto behind = [&] { return RingPosition<Config::kStages>{ring.uses - 1}; };
+  // `fence`: no S was issued in this turn (its wgmma_fence covers the P V otherwise).
+  const auto issue_probability_value = [&](bool fence) {
+    ptx::mbarrier_wait(&smem.value_full[behind().stage()], behind().parity());
+    if (fence) ptx::wgmma_fence();
+    multiply_probability_value<Config>(probabilities, smem.value(behind().stage()), output_flat);
     ptx::wgmma_commit();
-    turns.end();
-    ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
-    ptx::mbarrier_arrive(&smem.key_free[stage]);
-    const typename Softmax::Rescale rescale = softmax_step(--n);
+  };
+  // The P V has finished: O may be read, V's stage goes back to the producer.
+  const auto release_value = [&] {
     ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(output_flat);
-    ptx::mbarrier_arrive(&smem.value_free[previous]);
+    ptx::mbarrier_arrive(&smem.value_free[behind().stage()]);
+  };
+
+  ptx::mbarrier_wait(smem.query_full, queries & 1);
+  int n = block.end_key_block - 1;
+  turns.begin();
+  issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
+  turns.end();
+  ptx::wgmma_wait<0>();
+  ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
+  ring.advance();
+  softmax_step(n);  // O is still 0: nothing to rescale
+  pack_probabilities();
+  // The tile's last S has landed: with O staged apart, Q is free for the next tile.
+  const auto release_query_after_scores = [&](int n) {
+    if (Config::kOutputApart && n == block.first_key_block) ptx::mbarrier_arrive(smem.query_free);
+  };
+  release_query_after_scores(n);
+  while (n > block.first_key_block) {
+    turns.begin();
+    issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
+    issue_probability_value(/*fence=*/false);
+    turns.end();
+    ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
+    ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
+    release_query_after_scores(n - 1);
+    const typename Softmax::Rescale rescale = softmax_step(--n);
+    release_value();
+    ring.advance();
     Softmax::apply(rescale, output);
     pack_probabilities();
   }
-  const int last = (block.end_key_block - 1 - block.first_key_block) % Config::kStages;
-  const int last_use = (block.end_key_block - 1 - block.first_key_block) / Config::kStages;
   turns.begin();
-  ptx::mbarrier_wait(&smem.value_full[last], last_use & 1);
-  ptx::wgmma_fence();
-  multiply_probability_value<Config>(probabilities, smem.value(last), output_flat);
-  ptx::wgmma_commit();
-  turns.end(/*last=*/true);
-  ptx::wgmma_wait<0>();
-  ptx::wgmma_fence_operands(output_flat);
-  ptx::mbarrier_arrive(&smem.value_free[last]);
+  issue_probability_value(/*fence=*/true);
+  turns.end();
+  release_value();
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
-  store_output<Config>(output, query, o_map, block, consumer);
+  store_output<Config>(output, smem.output + 64 * consumer * 64, o_map, block, consumer);
+  if (!Config::kOutputApart) ptx::mbarrier_arrive(smem.query_free);  // the next tile's Q may load
+}
+
+// Consumer warpgroup: every tile of this CTA, in the producer's order.
+template <typename Config, typename Element>
+__device__ __forceinline__ void consume(const ForwardParams& params,
+                                        const ForwardSmem<Config, Element>& smem,
+                                        TileQueue<Config, Element> queue, int consumer,
+                                        const CUtensorMap* o_map) {
+  const GemmTurns<Config::kConsumers> turns(consumer);
+  RingPosition<Config::kStages> ring;
+  std::uint32_t queries = 0;
+  for (;;) {
+    const unsigned tile = queue.receive();
+    if (tile >= queue.tiles) break;
+    const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
+    if (block.empty()) {  // nothing is loaded; the consumer warpgroups share the rows
+      sm80::write_empty_rows<Element>(params, block, threadIdx.x - 128, 128 * Config::kConsumers);
+      continue;
+    }
+    consume_tile<Config>(params, block, smem, consumer, turns, ring, queries++, o_map);
+  }
+  turns.finish();
 }
 
 template <typename Config, typename Element>
 __global__ void __launch_bounds__(Config::kThreads, 1)
-    forward_kernel(const ForwardParams params, const __grid_constant__ CUtensorMap q_map,
+    forward_kernel(const ForwardParams params, const unsigned tiles, unsigned* const tile_counter,
+                   const __grid_constant__ CUtensorMap q_map,
                    const __grid_constant__ CUtensorMap k_map,
                    const __grid_constant__ CUtensorMap v_map,
                    const __grid_constant__ CUtensorMap o_map) {
   extern __shared__ unsigned char shared_memory[];
   const ForwardSmem<Config, Element> smem(shared_memory);
-  const ForwardBlock block = ForwardBlock::locate<Config>(params);
-  if (block.end_key_block <= block.first_key_block) {
-    sm80::write_empty_rows<Config, Element>(params, block);
-    return;
-  }
   if (threadIdx.x == 0) {
     ptx::mbarrier_init(smem.query_full, 1);
+    ptx::mbarrier_init(smem.query_free, 128 * Config::kConsumers);
     for (int stage = 0; stage < Config::kStages; ++stage) {
       ptx::mbarrier_init(&smem.key_full[stage], 1);
       ptx::mbarrier_init(&smem.value_full[stage], 1);
       ptx::mbarrier_init(&smem.key_free[stage], 128 * Config::kConsumers);
       ptx::mbarrier_init(&smem.value_free[stage], 128 * Config::kConsumers);
     }
+    for (int slot = 0; slot < Config::kTileSlots; ++slot) {
+      ptx::mbarrier_init(&smem.tile_full[slot], 1);
+      ptx::mbarrier_init(&smem.tile_free[slot], 128 * Config::kConsumers);
+    }
     ptx::mbarrier_init_fence();
   }
   __syncthreads();
   const int warpgroup = threadIdx.x / 128;
+  const TileQueue<Config, Element> queue{smem, tile_counter, tiles};
   if (warpgroup == 0) {
     ptx::warpgroup_registers_decrease<Config::kProducerRegisters>();
-    if (threadIdx.x == 0) produce<Config>(block, smem, &q_map, &k_map, &v_map);
+    if (threadIdx.x == 0) produce<Config>(params, smem, queue, &q_map, &k_map, &v_map);
   } else {
     ptx::warpgroup_registers_increase<Config::kConsumerRegisters>();
-    consume<Config>(params, block, smem, warpgroup - 1, &o_map);
+    consume<Config>(params, smem, queue, warpgroup - 1, &o_map);
   }
 }
 

@@ -1,11 +1,15 @@
 // Launches the sm90 forward for one head dim: TMA descriptors of q, k, v, then the kernel.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
+#include "cuda/common/check.h"
+#include "cuda/common/device.h"
 #include "cuda/common/launch.h"
 #include "cuda/common/tensor_map.h"
+#include "cuda/common/workspace.h"
 #include "cuda/sm90/forward.h"
 #include "cuda/sm90/fwd_kernel.cuh"
 
@@ -37,12 +41,20 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
   const CUtensorMap v_map = make_tensor_map_16bit(problem.v.data, v_shape, Config::kBlockN);
   // Each consumer warpgroup stores its own 64 rows of O.
   const CUtensorMap o_map = make_tensor_map_16bit(problem.out.data, out_shape, 64);
+  const long long row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
+  const unsigned tiles = flat_grid(row_blocks, params.batch, params.heads_q, "q", "query blocks");
+  // One CTA per multiprocessor (its shared memory and registers leave no room for a second)
+  // takes tiles until none is left, each starting its next tile's loads under the last one's
+  // epilogue; the tiles after the first wave come from a counter zeroed here.
+  const unsigned blocks =
+      std::min(tiles, static_cast<unsigned>(multiprocessor_count(problem.q.device.index)));
+  const Workspace counter(problem.q.device.index, sizeof(unsigned), stream);
+  auto* tile_counter = static_cast<unsigned*>(counter.data());
+  check_cuda(cudaMemsetAsync(tile_counter, 0, sizeof(unsigned), stream), "cudaMemsetAsync");
   with_16bit_element(problem.q.dtype, [&]<typename Element>() {
-    const long long row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
-    launch_kernel(forward_kernel<Config, Element>,
-                  flat_grid(row_blocks, params.batch, params.heads_q, "q", "query blocks"),
-                  Config::kThreads, Config::kSmemBytes, stream, "sm90 forward kernel launch",
-                  params, q_map, k_map, v_map, o_map);
+    launch_kernel(forward_kernel<Config, Element>, blocks, Config::kThreads, Config::kSmemBytes,
+                  stream, "sm90 forward kernel launch", params, tiles, tile_counter, q_map, k_map,
+                  v_map, o_map);
   });
   return {};
 }
