@@ -56,6 +56,25 @@ def test_fully_masked_rows_give_zero_and_infinite_lse():
     assert not out.isnan().any() and torch.isfinite(lse[:, :, 200:]).all()
 
 
+@pytest.mark.parametrize("head_dim", [64, 128, 256])
+def test_persistent_grid_takes_empty_and_full_tiles_in_one_cta(head_dim):
+    # 4096 causal queries on 300 keys: the first 3796 rows see no key, so most query blocks are
+    # empty; 12 heads give 264-384 tiles, more than one per CTA of the sm90 persistent grid, so
+    # CTAs take empty tiles between full ones (the consumers write those rows themselves).
+    q = torch.randn(1, 4096, 12, head_dim, device="cuda", dtype=torch.bfloat16)
+    k, v = (torch.randn(1, 300, 4, head_dim, device="cuda", dtype=torch.bfloat16)
+            for _ in range(2))
+    out, lse = flashattn.attention(q, k, v, causal=True, return_lse=True)
+    empty = 4096 - 300
+    assert (out[:, :empty] == 0).all() and torch.isinf(lse[:, :, :empty]).all()
+    assert torch.isfinite(lse[:, :, empty:]).all()
+    tail = slice(empty, None)
+    exact = reference_attention(q.double(), k.double(), v.double(), causal=True)
+    naive = reference_attention(q, k, v, causal=True)
+    assert_within_tolerance(out[:, tail], exact[:, tail], naive[:, tail], 2.0,
+                            f"causal 4096 x 300, d{head_dim}")
+
+
 def test_repeated_runs_are_bitwise_identical():
     q, k, v = (torch.randn(3, 777, 8, 128, device="cuda", dtype=torch.float16) for _ in range(3))
     first = flashattn.attention(q, k, v, causal=True)

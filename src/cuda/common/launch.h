@@ -16,8 +16,9 @@
 
 namespace flashattn {
 
-// Blocks of one flat grid dimension (gridDim.y/z would cap batch * heads at 65535). Beyond the
-// 2^31 - 1 blocks of a launch: Unsupported, naming `argument` and what the tiles are.
+// Blocks of one flat grid dimension (gridDim.y/z would cap batch * heads at 65535), or the tile
+// count of a persistent grid (its tile numbers are ints). Beyond the 2^31 - 1 blocks of a
+// launch: Unsupported, naming `argument` and what the tiles are.
 inline unsigned flat_grid(long long tiles, long long batch, long long heads, const char* argument,
                           const char* tile_name) {
   const long long blocks = tiles * batch * heads;

@@ -1,4 +1,5 @@
-// Stream-ordered scratch memory for one call (the backward's fp32 accumulators), from a pool
+// Stream-ordered scratch memory for one call (the backward's fp32 accumulators, the sm90
+// forward's tile counter), from a pool
 // per device that keeps its memory between calls: after the first call an allocation is a
 // pool lookup, not a cudaMalloc.
 #pragma once

@@ -134,7 +134,7 @@ struct TileQueue {
   __device__ int slot() const { return static_cast<int>(uses % Config::kTileSlots); }
   __device__ std::uint32_t parity() const { return (uses / Config::kTileSlots) & 1; }
   // Producer: the number of the CTA's next tile, at most `tiles`. Taken once the current tile's
-  // loads are issued (see produce), while the consumers still have two key blocks to go.
+  // loads are issued (see produce), while the consumers have at most two key blocks to go.
   __device__ unsigned take() const {
     const unsigned next = gridDim.x + atomicAdd(counter, 1u);
     return next < tiles ? next : tiles;
@@ -171,9 +171,9 @@ __device__ __forceinline__ void produce(const ForwardParams& params,
     queue.publish(tile);
     if (tile >= queue.tiles) break;
     const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
-    // The next tile is taken only once this one's loads are issued (two key blocks before the
-    // consumers finish it): taken earlier, a CTA would hold a heavy tile for a whole tile while
-    // others run dry (ncu, d128 causal 16k: SMs active 90.6% of the time against 97.1%).
+    // The next tile is taken only once this one's loads are issued (at most two key blocks
+    // before the consumers finish it): taken earlier, a CTA would hold a heavy tile for a whole
+    // tile while others run dry (ncu, d128 causal 16k: SMs active 90.6% of the time against 97.1%).
     if (block.empty()) {
       tile = queue.take();
       continue;
@@ -281,11 +281,14 @@ struct GemmTurns {
   }
 };
 
-// O leaves through shared memory and TMA: once a warpgroup's last S = Q Kᵀ has landed its 64
-// rows of Q are dead, so its threads write the normalised O there in 16-bit, in the same
-// 128-byte-swizzled 64-column blocks, and one thread stores the blocks (TMA clips the rows and
-// columns past the tensor). Full 128-byte rows instead of the fragments' 16-byte pieces. Returns
-// once the store has read the rows: then they may take the next tile's Q.
+// O leaves through shared memory and TMA: the warpgroup's threads write the normalised O in
+// 16-bit into `rows` (its 64 rows of the staging buffer at d64/d128; at d256 its 64 rows of Q,
+// dead once its last S = Q Kᵀ has landed), in Q's 128-byte-swizzled 64-column blocks, and one
+// thread stores the blocks (TMA clips the rows and columns past the tensor): full 128-byte rows
+// instead of the fragments' 16-byte pieces. That thread returns once the store has read the
+// rows; the warpgroup's other threads write them again only after the next tile's first
+// GemmTurns::begin(), which waits for that thread's warp, so the rows are not overwritten early
+// (a consumer path that skipped the turns would need its own barrier here).
 template <typename Config, typename Element>
 __device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
                                              Element* rows, const CUtensorMap* o_map,
