@@ -1,0 +1,706 @@
+"""Model of the sm90 forward kernel's synchronisation protocol (src/cuda/sm90/fwd_kernel.cuh).
+
+CI has no GPU, so test_sm90_protocol.py runs this model under random interleavings instead: a
+change to the kernel's barriers, buffer reuse or tile hand-over that breaks the protocol fails
+there. Whoever changes fwd_kernel.cuh updates the part here that mirrors what changed:
+
+- MBarrier: an mbarrier as PTX defines it (ptx/mbarrier.cuh); NamedBarrier: bar.sync and
+  bar.arrive with a thread count (ptx/named_barrier.cuh).
+- Buffer: a region of ForwardSmem tagged with the data it holds; Reads: a wgmma group's operands
+  or a TMA store's source, read from issue until waited for.
+- Scheduler: the interleaving, and the asynchronous engine, in which a TMA load (load_tile) lands
+  and a TMA store (store_output) reads its rows at a random later step.
+- Cta: ForwardSmem and forward_kernel's mbarrier_init; Cta.produce: produce(); TileQueue,
+  RingPosition, GemmTurns: the kernel's structs of those names; Cta.consume: consume();
+  Cta.consume_tile: consume_tile() with issue_query_key, issue_probability_value and
+  release_value; Cta.store_output: store_output(). Simulation: the grid, whose CTAs share one
+  tile counter (TileQueue::take), and the checks of the outcome. Fault: deliberate faults, one
+  flag each, for the tests that show the checks catch them.
+
+Agents are the producer thread and one per consumer warp (a warp's lanes run together; the warp
+of the thread that issues the TMA store waits for it at __syncwarp); each step is one PTX-level
+action. Reported as ProtocolError: a wait that passes, or an arrival or transaction that lands,
+in another phase (named barriers: generation) than the agent's own counters say, which is what
+aliased parity arithmetic does; a read of data other than the expected (not landed, already
+overwritten, or from another tile's hand-over); a write or TMA load into a region while it is
+read or loaded; a deadlock; at the end, a barrier left mid-phase, a tile not taken by exactly one
+CTA, or rows not stored exactly once. Not modelled: registers (wgmma_fence, the C7520 reasons),
+memory ordering (shared memory is sequentially consistent here: the fences are taken as given),
+global memory other than which rows are stored.
+"""
+
+import enum
+import heapq
+import random
+from dataclasses import dataclass
+
+STAGES = 2  # kStages: the K/V ring
+TILE_SLOTS = 2  # kTileSlots
+WARP_THREADS = 32  # a warp arrives on a barrier with all its lanes
+WARPGROUP_THREADS = 128
+WARPGROUP_WARPS = WARPGROUP_THREADS // WARP_THREADS
+CONSUMER_ROWS = 64  # query rows per consumer warpgroup
+NAMED_BARRIERS = 16  # a CTA's: 0 (__syncthreads) .. 15
+TURN_BARRIER = 1  # GemmTurns::kFirstBarrier
+TURN_THREADS = 256  # GemmTurns::kThreads: the waiting and the arriving warpgroup
+LOAD_BYTES = 1  # a load_tile's expected bytes: only whether all of them have landed matters
+
+_FINISHED = object()  # what an agent's last step returns to the scheduler
+
+
+class ProtocolError(Exception):
+    """A step the protocol does not allow, a deadlock, or a wrong outcome."""
+
+
+class Fault(enum.Enum):
+    """Faults the model can inject, so that the tests can show each one is reported."""
+
+    PUBLISH_WITHOUT_TILE_FREE = "publish() hands a tile over without waiting for tile_free"
+    QUERY_FREE_AFTER_SCORES = "Q released after the tile's last S although O is staged in it"
+    STORE_WITHOUT_READ_WAIT = "store_output() returns before the TMA store has read its rows"
+    KEY_FREE_BEFORE_SCORES = "K released before the S that reads it has landed"
+
+
+@dataclass(frozen=True)
+class Tile:
+    key_blocks: int  # 0: an empty tile (no row sees a key: nothing is loaded or stored)
+    rows: int  # block.rows: query rows inside the sequence, 1 .. 64 * consumers
+
+
+@dataclass(frozen=True)
+class Launch:
+    consumers: int  # kConsumers: 3 at d64, else 2
+    output_apart: bool  # kOutputApart: O staged in its own buffer (d64, d128) or in Q's (d256)
+    grid: int  # CTAs: min(tiles, multiprocessors)
+    tiles: tuple[Tile, ...]
+
+    def __post_init__(self):
+        if not 1 <= self.grid <= len(self.tiles):
+            raise ValueError(f"grid {self.grid} for {len(self.tiles)} tiles: the launch takes "
+                             "min(tiles, multiprocessors)")
+
+
+class Agent:
+    def __init__(self, name, steps):
+        self.name = name
+        self.steps = steps  # a generator: one next() per step; a yielded waitable blocks it
+        self.speed = 1.0  # the chance that it moves when picked; Scheduler.start draws it
+
+
+class Scheduler:
+    """Runs one random interleaving of the agents and of the asynchronous engine. A blocked agent
+    waits on a waitable (an object with `name` and `waiters`) until wake() is called on it, then
+    polls again. An engine operation (a TMA load landing, a TMA store reading) happens a random
+    number of steps after its issue, so operations complete out of order, some at once and some
+    long after; per schedule each agent runs at its own speed, so any one may fall behind."""
+
+    def __init__(self, seed):
+        self.random = random.Random(seed)
+        self.runnable = []
+        self.blocked = {}  # agent -> the waitable it waits on
+        self.pending = []  # heap of (step due, issue number, operation)
+        self.steps = 0
+        self.issued = 0
+        self.mean_delay = self.random.choice((1, 30, 300))  # engine steps, per schedule
+
+    def start(self, agent):
+        agent.speed = self.random.choice((1.0, 1.0, 0.1))
+        self.runnable.append(agent)
+
+    def issue(self, operation):
+        delay = int(self.random.expovariate(1 / self.mean_delay))
+        heapq.heappush(self.pending, (self.steps + delay, self.issued, operation))
+        self.issued += 1
+
+    def wake(self, waitable):
+        for agent in waitable.waiters:
+            del self.blocked[agent]
+            self.runnable.append(agent)
+        waitable.waiters.clear()
+
+    def run(self):
+        while self.runnable or self.pending:
+            if self.pending and (not self.runnable or self.pending[0][0] <= self.steps):
+                heapq.heappop(self.pending)[2]()
+                continue
+            self.steps += 1
+            index = self.random.randrange(len(self.runnable))
+            agent = self.runnable[index]
+            if agent.speed < 1.0 and self.random.random() >= agent.speed:
+                continue
+            waitable = next(agent.steps, _FINISHED)
+            if waitable is None:
+                continue
+            self.runnable[index] = self.runnable[-1]
+            self.runnable.pop()
+            if waitable is not _FINISHED:
+                waitable.waiters.append(agent)
+                self.blocked[agent] = waitable
+        if self.blocked:
+            waits = [f"{agent.name} on {waitable.name}" for agent, waitable in self.blocked.items()]
+            raise ProtocolError(f"deadlock: {len(waits)} agents wait, " + "; ".join(waits[:4])
+                                + ("; ..." if len(waits) > 4 else ""))
+
+
+class MBarrier:
+    """An mbarrier as PTX defines it. A phase completes when its pending arrival count reaches
+    zero and its transaction-byte count is zero; try_wait.parity(p) passes iff the phase of parity
+    p has completed, i.e. iff the current phase's parity is not p. Every call also names the phase
+    the caller's own counters say it is for, and one that lands in another phase is reported: the
+    kernel's parity arithmetic would alias there (a wait passing early or missing its phase, an
+    arrival counted in the wrong phase)."""
+
+    def __init__(self, scheduler, name, arrivals):
+        self.scheduler = scheduler
+        self.name = name
+        self.arrivals = arrivals  # mbarrier.init's count, in threads
+        self.pending = arrivals
+        self.transaction_bytes = 0  # expected and not landed yet
+        self.phase = 0  # the current phase: phases 0 .. phase - 1 have completed
+        self.waiters = []
+
+    def arrive(self, threads, phase, who, expect_bytes=0):
+        """mbarrier.arrive by `threads` threads; with expect_bytes, mbarrier.arrive.expect_tx."""
+        self._check_phase(phase, who, "arrives on")
+        self.transaction_bytes += expect_bytes
+        self.pending -= threads
+        self._complete_if_done()
+
+    def complete_transaction(self, count, phase, who):
+        """complete_tx: `count` bytes of a TMA load have landed."""
+        self._check_phase(phase, who, "lands bytes on")
+        self.transaction_bytes -= count
+        self._complete_if_done()
+
+    def try_wait(self, parity, phase, who):
+        """try_wait.parity(parity) by a caller that needs phase `phase` to have completed."""
+        passed = (self.phase & 1) != parity
+        if self.phase != (phase + 1 if passed else phase):
+            outcome = "passes" if passed else "blocks"
+            raise ProtocolError(f"{who} waits on {self.name} for phase {phase} (parity {parity}) "
+                                f"and {outcome} in phase {self.phase}")
+        return passed
+
+    def idle(self):
+        return self.pending == self.arrivals and self.transaction_bytes == 0
+
+    def _check_phase(self, phase, who, action):
+        if phase != self.phase:
+            raise ProtocolError(f"{who} {action} {self.name} for phase {phase} in phase "
+                                f"{self.phase}")
+
+    def _complete_if_done(self):
+        if self.pending == 0 and self.transaction_bytes == 0:
+            self.phase += 1
+            self.pending = self.arrivals
+            self.scheduler.wake(self)
+
+
+class NamedBarrier:
+    """One of the CTA's 16 named barriers: a generation completes once `threads` threads have
+    arrived (bar.sync or bar.arrive, a warp's 32 at a time) and releases the warps that sync on
+    it. Every call names the generation its caller's counters say, as for MBarrier."""
+
+    def __init__(self, scheduler, name):
+        self.scheduler = scheduler
+        self.name = name
+        self.threads = 0  # the count the generation's arrivals name
+        self.arrived = 0
+        self.generation = 0
+        self.waiters = []
+
+    def arrive(self, threads, generation, who):
+        if generation != self.generation:
+            raise ProtocolError(f"{who} arrives on {self.name} for generation {generation} in "
+                                f"generation {self.generation}")
+        if self.arrived and threads != self.threads:
+            raise ProtocolError(f"{who} arrives on {self.name} counting {threads} threads, the "
+                                f"warps before it {self.threads}")
+        self.threads = threads
+        self.arrived += WARP_THREADS
+        if self.arrived == threads:
+            self.arrived = 0
+            self.generation += 1
+            self.scheduler.wake(self)
+
+
+class Buffer:
+    """A region of shared memory and the tag of the data it holds, e.g. ("K", tile, key block).
+    A TMA load in flight and the reads under way are tracked: a read must find its data landed,
+    and nothing may be written or loaded into the region while it is read or loaded."""
+
+    def __init__(self, name):
+        self.name = name
+        self.tag = None
+        self.loading = None  # the tag of a TMA load in flight
+        self.readers = []
+
+    def begin_read(self, tag, who):
+        if self.loading is not None or self.tag != tag:
+            raise ProtocolError(f"{who} reads {self.name} for {tag}; it holds {self._contents()}")
+        self.readers.append(who)
+
+    def end_read(self, who):
+        self.readers.remove(who)
+
+    def write(self, tag, who):
+        """st.shared by the warp: done when the step is."""
+        self._check_unused(who, f"writes {tag} into")
+        self.tag = tag
+
+    def load(self, tag, who):
+        self._check_unused(who, f"loads {tag} into")
+        self.loading = tag
+
+    def land(self):
+        self.tag, self.loading = self.loading, None
+
+    def _check_unused(self, who, action):
+        if self.loading is not None:
+            raise ProtocolError(f"{who} {action} {self.name} while {self.loading} loads into it")
+        if self.readers:
+            raise ProtocolError(f"{who} {action} {self.name} ({self.tag}) while "
+                                f"{', '.join(self.readers)} read it")
+
+    def _contents(self):
+        return str(self.tag) if self.loading is None else f"{self.tag}, {self.loading} loading"
+
+
+class Reads:
+    """Buffers read asynchronously from one issue until one wait: a wgmma group's shared-memory
+    operands (until wgmma_wait), a TMA store's source rows (until the engine has read them)."""
+
+    def __init__(self, who, tagged_buffers):
+        self.who = who
+        self.buffers = [buffer for buffer, _ in tagged_buffers]
+        for buffer, tag in tagged_buffers:
+            buffer.begin_read(tag, who)
+
+    def end(self):
+        for buffer in self.buffers:
+            buffer.end_read(self.who)
+
+
+class BulkGroup:
+    """A committed TMA store (bulk_commit_group): bulk_wait_group_read waits until it has read."""
+
+    def __init__(self, name):
+        self.name = name
+        self.read = False
+        self.waiters = []
+
+
+# PTX-level steps, each ending the agent's step.
+
+def wait(barrier, parity, phase, who):
+    """mbarrier_wait: polls try_wait.parity until it passes."""
+    while not barrier.try_wait(parity, phase, who):
+        yield barrier
+    yield
+
+
+def arrive(barrier, threads, phase, who):
+    """mbarrier_arrive, or bar.arrive on a NamedBarrier (`phase`: its generation)."""
+    barrier.arrive(threads, phase, who)
+    yield
+
+
+def bar_sync(barrier, threads, generation, who):
+    barrier.arrive(threads, generation, who)
+    while barrier.generation == generation:
+        yield barrier
+    yield
+
+
+def wgmma_wait(reads):
+    """wgmma_wait: the group has finished reading its operands."""
+    reads.end()
+    yield
+
+
+def bulk_wait_group_read(group):
+    while not group.read:
+        yield group
+    yield
+
+
+class RingPosition:
+    """RingPosition: use `uses` of the K/V ring is stage uses % kStages, phase uses // kStages."""
+
+    def __init__(self, uses=0):
+        self.uses = uses
+
+    def stage(self):
+        return self.uses % STAGES
+
+    def parity(self):  # as the kernel computes it; the model checks it against phase()
+        return (self.uses // STAGES) & 1
+
+    def phase(self):
+        return self.uses // STAGES
+
+    def advance(self):
+        self.uses += 1
+
+
+class TileQueue:
+    """TileQueue: hand-over `uses` goes through slot uses % kTileSlots, phase uses // kTileSlots.
+    Each agent keeps its own copy, as each thread does."""
+
+    def __init__(self, cta, who):
+        self.cta = cta
+        self.who = who
+        self.uses = 0
+
+    def slot(self):
+        return self.uses % TILE_SLOTS
+
+    def parity(self):
+        return (self.uses // TILE_SLOTS) & 1
+
+    def phase(self):
+        return self.uses // TILE_SLOTS
+
+    def take(self):
+        """atomicAdd on the workspace's counter: tiles grid, grid + 1, ..., then `tiles`."""
+        simulation = self.cta.simulation
+        tile = simulation.launch.grid + simulation.counter
+        simulation.counter += 1
+        return min(tile, len(simulation.launch.tiles))
+
+    def publish(self, tile):
+        cta, slot = self.cta, self.slot()
+        if cta.simulation.fault is not Fault.PUBLISH_WITHOUT_TILE_FREE:
+            yield from wait(cta.tile_free[slot], self.parity() ^ 1, self.phase() - 1, self.who)
+        cta.tile_slots[slot] = (self.uses, tile)  # tagged with the hand-over it is written for
+        yield
+        yield from arrive(cta.tile_full[slot], 1, self.phase(), self.who)
+        self.uses += 1
+
+    def receive(self):
+        cta, slot = self.cta, self.slot()
+        yield from wait(cta.tile_full[slot], self.parity(), self.phase(), self.who)
+        use, tile = cta.tile_slots[slot]
+        if use != self.uses:
+            raise ProtocolError(f"{self.who} reads {cta.prefix}tile_slots[{slot}] for hand-over "
+                                f"{self.uses}; it holds hand-over {use}'s")
+        yield
+        yield from arrive(cta.tile_free[slot], WARP_THREADS, self.phase(), self.who)
+        self.uses += 1
+        return tile
+
+
+class GemmTurns:
+    """GemmTurns: consumer c's t-th turn (counted over the CTA's run) waits on generation t of
+    barrier 1 + c; its end opens consumer c + 1's t-th turn, or, from the last consumer, consumer
+    0's turn t + 1 (generation 0 of barrier 1 is the arrival made up front)."""
+
+    def __init__(self, cta, consumer, who):
+        self.cta = cta
+        self.consumers = cta.simulation.launch.consumers
+        self.barrier = TURN_BARRIER + consumer
+        self.who = who
+        self.turns = 0
+
+    def open(self):
+        """The constructor's arrival, by the last consumer."""
+        if self.barrier == TURN_BARRIER + self.consumers - 1:
+            yield from arrive(self.cta.named_barriers[TURN_BARRIER], TURN_THREADS, 0, self.who)
+
+    def begin(self):
+        yield from bar_sync(self.cta.named_barriers[self.barrier], TURN_THREADS, self.turns,
+                            self.who)
+
+    def end(self):
+        wraps = self.barrier == TURN_BARRIER + self.consumers - 1
+        successor = TURN_BARRIER if wraps else self.barrier + 1
+        yield from arrive(self.cta.named_barriers[successor], TURN_THREADS,
+                          self.turns + 1 if wraps else self.turns, self.who)
+        self.turns += 1
+
+    def finish(self):
+        if self.barrier == TURN_BARRIER:
+            yield from self.begin()
+
+
+class Cta:
+    """One CTA: ForwardSmem with its barriers initialised as forward_kernel does, and its agents."""
+
+    def __init__(self, simulation, index):
+        launch = simulation.launch
+        self.simulation = simulation
+        self.launch = launch
+        self.prefix = f"cta{index}."  # of its barriers', buffers' and agents' names
+        self.index = index
+        self.mbarriers = []
+
+        def mbarrier(name, arrivals):
+            barrier = MBarrier(simulation.scheduler, self.prefix + name, arrivals)
+            self.mbarriers.append(barrier)
+            return barrier
+
+        consumer_threads = WARPGROUP_THREADS * launch.consumers
+        self.query_full = mbarrier("query_full", 1)
+        self.query_free = mbarrier("query_free", consumer_threads)
+        self.key_full = [mbarrier(f"key_full[{stage}]", 1) for stage in range(STAGES)]
+        self.value_full = [mbarrier(f"value_full[{stage}]", 1) for stage in range(STAGES)]
+        self.key_free = [mbarrier(f"key_free[{stage}]", consumer_threads)
+                         for stage in range(STAGES)]
+        self.value_free = [mbarrier(f"value_free[{stage}]", consumer_threads)
+                           for stage in range(STAGES)]
+        self.tile_full = [mbarrier(f"tile_full[{slot}]", 1) for slot in range(TILE_SLOTS)]
+        self.tile_free = [mbarrier(f"tile_free[{slot}]", consumer_threads)
+                          for slot in range(TILE_SLOTS)]
+        self.tile_slots = [None] * TILE_SLOTS
+        self.named_barriers = [NamedBarrier(simulation.scheduler, f"{self.prefix}barrier {number}")
+                               for number in range(NAMED_BARRIERS)]
+        # store_output's barrier per consumer: kEpilogueBarrier + consumer.
+        self.epilogue_barrier = TURN_BARRIER + launch.consumers
+
+        # [consumer][warp]: a consumer's 64 rows, per warp's 16. Each warp writes its own O
+        # rows, but its wgmmas read all of its warpgroup's Q, and the TMA store all of its O.
+        def rows(what):
+            return [[Buffer(f"{self.prefix}{what}[{consumer}][{warp}]")
+                     for warp in range(WARPGROUP_WARPS)] for consumer in range(launch.consumers)]
+
+        self.query = rows("query")
+        self.keys = [Buffer(f"{self.prefix}key[{stage}]") for stage in range(STAGES)]
+        self.values = [Buffer(f"{self.prefix}value[{stage}]") for stage in range(STAGES)]
+        self.output = rows("output") if launch.output_apart else self.query
+
+        self.agents = [Agent(self.prefix + "producer", self.produce(self.prefix + "producer"))]
+        for consumer in range(launch.consumers):
+            for warp in range(WARPGROUP_WARPS):
+                who = f"{self.prefix}consumer {consumer} warp {warp}"
+                self.agents.append(Agent(who, self.consume(consumer, warp, who)))
+
+    # --- The producer thread.
+
+    def produce(self, who):
+        """produce(): hands each tile over, then loads its Q and its key blocks, last first."""
+        tiles = self.launch.tiles
+        queue = TileQueue(self, who)
+        ring = RingPosition()
+        queries = 0  # Q loads so far: one per non-empty tile
+        tile = self.index  # blockIdx.x
+        while True:
+            yield from queue.publish(tile)
+            if tile >= len(tiles):
+                return
+            block = tiles[tile]
+            if block.key_blocks == 0:  # block.empty(): nothing to load
+                tile = queue.take()
+                yield
+                continue
+            query_first = queries == 0 or self.launch.output_apart
+            if query_first:
+                yield from self.load_query(tile, queries, who)
+            yield from self.load_key_block(ring, tile, block.key_blocks - 1, who)
+            if not query_first:
+                yield from self.load_query(tile, queries, who)
+            queries += 1
+            for n in range(block.key_blocks - 2, -1, -1):
+                yield from self.load_key_block(ring, tile, n, who)
+            tile = queue.take()
+            yield
+
+    def load_query(self, tile, queries, who):
+        yield from wait(self.query_free, (queries & 1) ^ 1, queries - 1, who)
+        yield from self.load_tile([buffer for rows in self.query for buffer in rows], ("Q", tile),
+                                  self.query_full, queries, who)
+
+    def load_key_block(self, ring, tile, n, who):
+        stage = ring.stage()
+        yield from wait(self.key_free[stage], ring.parity() ^ 1, ring.phase() - 1, who)
+        yield from self.load_tile([self.keys[stage]], ("K", tile, n), self.key_full[stage],
+                                  ring.phase(), who)
+        yield from wait(self.value_free[stage], ring.parity() ^ 1, ring.phase() - 1, who)
+        yield from self.load_tile([self.values[stage]], ("V", tile, n), self.value_full[stage],
+                                  ring.phase(), who)
+        ring.advance()
+
+    def load_tile(self, buffers, tag, barrier, phase, who):
+        """load_tile: arrive.expect_tx on `barrier`, then the TMA copies, which land later (its
+        kColumnBlocks copies as one: the readers wait for the whole phase anyway)."""
+        barrier.arrive(1, phase, who, expect_bytes=LOAD_BYTES)
+        for buffer in buffers:
+            buffer.load(tag, who)
+
+        def land():
+            for buffer in buffers:
+                buffer.land()
+            barrier.complete_transaction(LOAD_BYTES, phase, f"the TMA load of {tag}")
+
+        self.simulation.scheduler.issue(land)
+        yield
+
+    # --- A consumer warp.
+
+    def consume(self, consumer, warp, who):
+        """consume(): every tile of the CTA, in the producer's order."""
+        turns = GemmTurns(self, consumer, who)
+        yield from turns.open()
+        queue = TileQueue(self, who)
+        ring = RingPosition()
+        queries = 0  # the CTA's non-empty tiles so far: the phase of their Q
+        while True:
+            tile = yield from queue.receive()
+            if tile >= len(self.launch.tiles):
+                break
+            self.simulation.taken[tile].append(self.index)
+            block = self.launch.tiles[tile]
+            if block.key_blocks == 0:  # write_empty_rows: global memory only
+                continue
+            yield from self.consume_tile(tile, block, consumer, warp, turns, ring, queries, who)
+            queries += 1
+        yield from turns.finish()
+
+    def consume_tile(self, tile, block, consumer, warp, turns, ring, queries, who):
+        """consume_tile(): key blocks n = key_blocks - 1 .. 0; S of block n - 1 is issued with
+        the P V of block n."""
+        query_free_after_scores = (self.launch.output_apart
+                                   or self.simulation.fault is Fault.QUERY_FREE_AFTER_SCORES)
+
+        def release_query_after_scores(n):
+            if query_free_after_scores and n == 0:
+                yield from arrive(self.query_free, WARP_THREADS, queries, who)
+
+        yield from wait(self.query_full, queries & 1, queries, who)
+        n = block.key_blocks - 1
+        yield from turns.begin()
+        scores = yield from self.issue_query_key(consumer, ring, tile, n, who)
+        yield from turns.end()
+        yield from self.land_scores(scores, ring, who)  # wgmma_wait<0>
+        ring.advance()
+        yield from release_query_after_scores(n)
+        while n > 0:
+            yield from turns.begin()
+            scores = yield from self.issue_query_key(consumer, ring, tile, n - 1, who)
+            behind = RingPosition(ring.uses - 1)  # the P V reads V one block behind the S's K
+            product = yield from self.issue_probability_value(behind, tile, n, who)
+            yield from turns.end()
+            yield from self.land_scores(scores, ring, who)  # wgmma_wait<1>: S was committed first
+            yield from release_query_after_scores(n - 1)
+            n -= 1
+            yield from self.release_value(product, behind, who)
+            ring.advance()
+        yield from turns.begin()
+        behind = RingPosition(ring.uses - 1)
+        product = yield from self.issue_probability_value(behind, tile, 0, who)
+        yield from turns.end()
+        yield from self.release_value(product, behind, who)
+        yield from self.store_output(tile, block, consumer, warp, queries, who)
+        if not query_free_after_scores:  # the next tile's Q may load over the stored O
+            yield from arrive(self.query_free, WARP_THREADS, queries, who)
+
+    def issue_query_key(self, consumer, ring, tile, n, who):
+        """issue_query_key: once K has landed, S = Q Kᵀ reads Q and K until waited for."""
+        stage = ring.stage()
+        yield from wait(self.key_full[stage], ring.parity(), ring.phase(), who)
+        scores = Reads(who, [(buffer, ("Q", tile)) for buffer in self.query[consumer]]
+                       + [(self.keys[stage], ("K", tile, n))])
+        yield
+        return scores
+
+    def land_scores(self, scores, ring, who):
+        """wgmma_wait for the S, then K's stage goes back to the producer."""
+        early = self.simulation.fault is Fault.KEY_FREE_BEFORE_SCORES
+        if not early:
+            yield from wgmma_wait(scores)
+        yield from arrive(self.key_free[ring.stage()], WARP_THREADS, ring.phase(), who)
+        if early:
+            yield from wgmma_wait(scores)
+
+    def issue_probability_value(self, behind, tile, n, who):
+        """issue_probability_value: once V has landed, O += P V reads it until waited for."""
+        stage = behind.stage()
+        yield from wait(self.value_full[stage], behind.parity(), behind.phase(), who)
+        product = Reads(who, [(self.values[stage], ("V", tile, n))])
+        yield
+        return product
+
+    def release_value(self, product, behind, who):
+        """release_value: wgmma_wait<0>, then V's stage goes back to the producer."""
+        yield from wgmma_wait(product)
+        yield from arrive(self.value_free[behind.stage()], WARP_THREADS, behind.phase(), who)
+
+    def store_output(self, tile, block, consumer, warp, queries, who):
+        """store_output(): the warp writes its O rows into the staging rows, the warpgroup meets
+        at its epilogue barrier, and thread 0 (in warp 0) stores the rows when some lie inside
+        the sequence, then waits until the store has read them."""
+        rows = self.output[consumer]
+        yield from self.write_rows(rows[warp], ("O", tile), who)
+        yield from bar_sync(self.named_barriers[self.epilogue_barrier + consumer],
+                            WARPGROUP_THREADS, queries, who)
+        if warp == 0 and block.rows > CONSUMER_ROWS * consumer:
+            group = self.tma_store(rows, tile, consumer, who)
+            yield
+            if self.simulation.fault is not Fault.STORE_WITHOUT_READ_WAIT:
+                yield from bulk_wait_group_read(group)
+
+    def write_rows(self, buffer, tag, who):
+        """store_shared_32 of the warp's 16 rows, then fence_async_shared."""
+        buffer.write(tag, who)
+        yield
+
+    def tma_store(self, rows, tile, consumer, who):
+        """tma_store_4d per column block and bulk_commit_group: the rows are read later."""
+        group = BulkGroup(f"the TMA store of tile {tile} by {who}")
+        source = Reads(group.name, [(buffer, ("O", tile)) for buffer in rows])
+
+        def read():
+            source.end()
+            self.simulation.stored[tile].append(consumer)
+            group.read = True
+            self.simulation.scheduler.wake(group)
+
+        self.simulation.scheduler.issue(read)
+        return group
+
+
+class Simulation:
+    """The grid of one launch: its CTAs, their tile counter, and the checks of the outcome."""
+
+    def __init__(self, launch, seed, fault):
+        self.launch = launch
+        self.fault = fault
+        self.scheduler = Scheduler(seed)
+        self.counter = 0  # the workspace's tile counter, zeroed before the launch
+        self.taken = [[] for _ in launch.tiles]  # per tile, the CTA of each warp that received it
+        self.stored = [[] for _ in launch.tiles]  # per tile, the consumers whose rows were stored
+        self.ctas = [Cta(self, index) for index in range(launch.grid)]
+        for cta in self.ctas:
+            for agent in cta.agents:
+                self.scheduler.start(agent)
+
+    def run(self):
+        self.scheduler.run()
+        warps = WARPGROUP_WARPS * self.launch.consumers
+        for index, tile in enumerate(self.launch.tiles):
+            taken = self.taken[index]
+            if len(taken) != warps or len(set(taken)) != 1:
+                raise ProtocolError(f"tile {index} is received by the consumer warps of CTAs "
+                                    f"{sorted(taken)}")
+            stored = [consumer for consumer in range(self.launch.consumers)
+                      if tile.key_blocks > 0 and tile.rows > CONSUMER_ROWS * consumer]
+            if sorted(self.stored[index]) != stored:
+                raise ProtocolError(f"tile {index}: the rows of consumers "
+                                    f"{sorted(self.stored[index])} are stored, not {stored}")
+        for cta in self.ctas:
+            for barrier in cta.mbarriers:
+                if not barrier.idle():
+                    raise ProtocolError(f"{barrier.name} ends in the middle of phase "
+                                        f"{barrier.phase}")
+            for barrier in cta.named_barriers:
+                if barrier.arrived:
+                    raise ProtocolError(f"{barrier.name} ends with {barrier.arrived} threads "
+                                        "arrived")
+
+
+def simulate(launch, seed, fault=None):
+    """One random schedule of `launch` (with `fault` injected); raises ProtocolError, naming the
+    launch and the seed, at the first fault, at a deadlock or at a wrong outcome."""
+    try:
+        Simulation(launch, seed, fault).run()
+    except ProtocolError as error:
+        raise ProtocolError(f"{error} [{launch}, seed {seed}]") from None
