@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   Element* v_tile = k_tile + KeyValueTile::kElements;
 
   const ForwardBlock block = ForwardBlock::locate<Config>(params);
-  if (block.end_key_block <= block.first_key_block) {
+  if (block.empty()) {
     write_empty_rows<Config, Element>(params, block);
     return;
   }

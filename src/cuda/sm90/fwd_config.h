@@ -15,6 +15,8 @@ struct ForwardConfig {
   static constexpr int kBlockN = HeadDim <= 128 ? 128 : 64;
   static constexpr int kStages = 2;  // K/V ring depth
   static constexpr int kThreads = 128 * (1 + kConsumers);
+  // The consumer warpgroups' threads: every release barrier counts them all.
+  static constexpr int kConsumerThreads = 128 * kConsumers;
   // Register split (setmaxnreg): the producer keeps few, the consumers hold S, P and O.
   static constexpr int kProducerRegisters = kConsumers == 3 ? 32 : 40;
   static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 232;
@@ -46,7 +48,7 @@ struct ForwardConfig {
   // (the kernel's count, here the __launch_bounds__(kThreads, 1) cap: 64K / kThreads rounded
   // down to a multiple of 8, as cuobjdump -res-usage shows). Asking for more hangs the consumers.
   static constexpr int kLaunchRegisters = 64 * 1024 / kThreads / 8 * 8;
-  static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <=
+  static_assert(128 * kProducerRegisters + kConsumerThreads * kConsumerRegisters <=
                     kThreads * kLaunchRegisters,
                 "setmaxnreg cannot hand out more registers than the CTA was launched with");
 };

@@ -450,7 +450,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params,
     if (tile >= queue.tiles) break;
     const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
     if (block.empty()) {  // nothing is loaded; the consumer warpgroups share the rows
-      sm80::write_empty_rows<Element>(params, block, threadIdx.x - 128, 128 * Config::kConsumers);
+      sm80::write_empty_rows<Element>(params, block, threadIdx.x - 128, Config::kConsumerThreads);
       continue;
     }
     consume_tile<Config>(params, block, smem, consumer, turns, ring, queries++, o_map);
@@ -469,16 +469,16 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
   const ForwardSmem<Config, Element> smem(shared_memory);
   if (threadIdx.x == 0) {
     ptx::mbarrier_init(smem.query_full, 1);
-    ptx::mbarrier_init(smem.query_free, 128 * Config::kConsumers);
+    ptx::mbarrier_init(smem.query_free, Config::kConsumerThreads);
     for (int stage = 0; stage < Config::kStages; ++stage) {
       ptx::mbarrier_init(&smem.key_full[stage], 1);
       ptx::mbarrier_init(&smem.value_full[stage], 1);
-      ptx::mbarrier_init(&smem.key_free[stage], 128 * Config::kConsumers);
-      ptx::mbarrier_init(&smem.value_free[stage], 128 * Config::kConsumers);
+      ptx::mbarrier_init(&smem.key_free[stage], Config::kConsumerThreads);
+      ptx::mbarrier_init(&smem.value_free[stage], Config::kConsumerThreads);
     }
     for (int slot = 0; slot < Config::kTileSlots; ++slot) {
       ptx::mbarrier_init(&smem.tile_full[slot], 1);
-      ptx::mbarrier_init(&smem.tile_free[slot], 128 * Config::kConsumers);
+      ptx::mbarrier_init(&smem.tile_free[slot], Config::kConsumerThreads);
     }
     ptx::mbarrier_init_fence();
   }
