@@ -12,7 +12,8 @@
 # (correctness gate, space separated pytest files; default the forward's, plus the
 # backward's with bwd), REUSE_BUILDS=1 (keep a variant built by an earlier run in the same
 # machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default
-# sdpa-flash), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
+# sdpa-flash), OURS (the impl divided by it; default flashattn, e.g. flashattn-sm80 to rate the
+# sm80 path on Hopper), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
 # benchmark, default 400; a variant whose tests time out is not benchmarked). Keep OUT's file
 # count small for `run` (tar the results): it returns a limited number of files.
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
@@ -160,13 +161,14 @@ verdicts=""
 for name in "${names[@]}"; do
   verdicts+="$name=${verdict[$name]};"
 done
-"$python" - "$out" "$verdicts" "${ANCHOR:-sdpa-flash}" "${names[@]}" <<'EOF'
-"""Per variant and (dir, d, causal, S): flashattn TFLOP/s / anchor TFLOP/s of one run."""
+"$python" - "$out" "$verdicts" "${ANCHOR:-sdpa-flash}" "${OURS:-flashattn}" "${names[@]}" <<'EOF'
+"""Per variant and (dir, d, causal, S): our TFLOP/s / anchor TFLOP/s of one run."""
 import json
 import sys
 from pathlib import Path
 
-out, verdicts, anchor_impl, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+out, verdicts, anchor_impl, our_impl = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+names = sys.argv[5:]
 verdict = dict(item.split("=", 1) for item in verdicts.split(";") if item)
 ratios, anchors = {}, {}
 for name in names:
@@ -178,12 +180,12 @@ for name in names:
         key = (row["dir"], row["d"], row["causal"], row["s"])
         cells.setdefault(key, {})[row["impl"]] = row.get("tflops")
     for key, values in cells.items():
-        ours, anchor = values.get("flashattn"), values.get(anchor_impl)
+        ours, anchor = values.get(our_impl), values.get(anchor_impl)
         ratios.setdefault(key, {})[name] = ours / anchor if ours and anchor else None
         anchors.setdefault(key, {})[name] = anchor
 shown = [name for name in names if any(name in row for row in ratios.values())]
 label = {name: name if name == "baseline" else name.split("-")[0] for name in names}
-print(f"\nflashattn / {anchor_impl} (bf16, same run per variant); [x] = change vs baseline")
+print(f"\n{our_impl} / {anchor_impl} (bf16, same run per variant); [x] = change vs baseline")
 for name in names:
     print(f"  {label[name]:>8}: {name:<40} tests {verdict.get(name, '?')}")
 header = f"{'dir':>4} {'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
