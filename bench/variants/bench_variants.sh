@@ -13,7 +13,7 @@
 # backward's with bwd), REUSE_BUILDS=1 (keep a variant built by an earlier run in the same
 # machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default
 # sdpa-flash), OURS (the impl divided by it; default flashattn, e.g. flashattn-sm80 to rate the
-# sm80 path on Hopper), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
+# sm80 path on Hopper), DTYPES (default bf16; e.g. bf16,fp16), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
 # benchmark, default 400; a variant whose tests time out is not benchmarked). Keep OUT's file
 # count small for `run` (tar the results): it returns a limited number of files.
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
@@ -151,6 +151,7 @@ for name in "${names[@]}"; do
   fi
   (cd "$dir" && timeout "${BENCH_TIMEOUT:-400}" "$python" -m flashattn.bench --dirs "$dirs" \
     --impls "$impls" --head-dims "$head_dims" --seqlens "$seqlens" --causal "${CAUSAL:-both}" \
+    --dtypes "${DTYPES:-bf16}" \
     --out "$out" --name "$name") \
     >"$out/$name.bench.log" 2>&1 || echo "== $name: bench failed or timed out, see $out/$name.bench.log"
   echo "== $name: bench done after $((SECONDS - start)) s"
@@ -177,7 +178,7 @@ for name in names:
         continue
     cells = {}
     for row in json.loads(path.read_text())["rows"]:
-        key = (row["dir"], row["d"], row["causal"], row["s"])
+        key = (row["dir"], row["dtype"], row["d"], row["causal"], row["s"])
         cells.setdefault(key, {})[row["impl"]] = row.get("tflops")
     for key, values in cells.items():
         ours, anchor = values.get(our_impl), values.get(anchor_impl)
@@ -188,10 +189,10 @@ label = {name: name if name == "baseline" else name.split("-")[0] for name in na
 print(f"\n{our_impl} / {anchor_impl} (bf16, same run per variant); [x] = change vs baseline")
 for name in names:
     print(f"  {label[name]:>8}: {name:<40} tests {verdict.get(name, '?')}")
-header = f"{'dir':>4} {'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
+header = f"{'dir':>4} {'dtype':>5} {'d':>4} {'causal':>6} {'S':>6} " + " ".join(f"{label[name]:>16}" for name in shown)
 print(header + f" {'anchor TF/s min-max':>18}")
 for key in sorted(ratios):
-    direction, d, causal, s = key
+    direction, dtype, d, causal, s = key
     cells = []
     base = ratios[key].get("baseline")
     for name in shown:
@@ -204,9 +205,10 @@ for key in sorted(ratios):
             cells.append(f"{f'{value:.3f} [{value / base - 1:+.1%}]':>16}")
     spread = [v for v in anchors[key].values() if v]
     anchor = f"{min(spread):.0f}-{max(spread):.0f}" if spread else "-"
-    print(f"{direction:>4} {d:>4} {str(causal):>6} {s:>6} " + " ".join(cells) + f" {anchor:>18}")
+    print(f"{direction:>4} {dtype:>5} {d:>4} {str(causal):>6} {s:>6} " + " ".join(cells) +
+          f" {anchor:>18}")
 for name in shown:
-    values = [row[name] for key, row in ratios.items() if row.get(name) and key[3] >= 1024]
+    values = [row[name] for key, row in ratios.items() if row.get(name) and key[4] >= 1024]
     if values:
         print(f"{label[name]:>8}: min {min(values):.3f}, mean {sum(values) / len(values):.3f}")
 EOF

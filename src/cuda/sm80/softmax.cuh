@@ -27,7 +27,36 @@ __device__ __forceinline__ float quad_sum(float value) {
 // uses the same reference, so the result does not depend on when it moved.
 inline constexpr float kRescaleThreshold = 8.0f;
 
-template <int RowTiles, int KeyTiles, int DimTiles>
+// A row's max or sum over its fragment columns as Count independent chains (key tile n feeds
+// chain n % Count), joined at the end: one chain is a string of dependent FMNMX/FADDs the warp
+// waits on, several overlap. With one chain the order is exactly a plain loop's.
+template <int Count>
+struct RowChains {
+  float chain[Count];
+
+  __device__ __forceinline__ RowChains(float first, float identity) {
+#pragma unroll
+    for (int c = 0; c < Count; ++c)
+      chain[c] = c == 0 ? first : identity;
+  }
+  template <typename Combine>
+  __device__ __forceinline__ void add(int n, float value, Combine combine) {
+    chain[n % Count] = combine(chain[n % Count], value);
+  }
+  template <typename Combine>
+  __device__ __forceinline__ float join(Combine combine) {
+#pragma unroll
+    for (int stride = 1; stride < Count; stride *= 2) {
+#pragma unroll
+      for (int c = 0; c + stride < Count; c += 2 * stride)
+        chain[c] = combine(chain[c], chain[c + stride]);
+    }
+    return chain[0];
+  }
+};
+
+// ReductionChains: how many independent chains a row's max and sum run in (RowChains).
+template <int RowTiles, int KeyTiles, int DimTiles, int ReductionChains = 1>
 struct OnlineSoftmax {
   float row_max[RowTiles][2];  // reference max of the log2-domain scores, quad-uniform
   float row_sum[RowTiles][2];  // this thread's part of the running sum; reduced at the end
@@ -54,18 +83,21 @@ struct OnlineSoftmax {
   // (apply it before adding this step's P V).
   __device__ __forceinline__ Rescale absorb_scores(float (&scores)[RowTiles][KeyTiles][4],
                                                    float score_scale) {
+    constexpr int kChains = KeyTiles < ReductionChains ? KeyTiles : ReductionChains;
+    const auto max = [](float a, float b) { return fmaxf(a, b); };
+    const auto plus = [](float a, float b) { return a + b; };
     float tile_max[RowTiles][2];
     bool grows = false;
 #pragma unroll
     for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        float value = -INFINITY;
+        RowChains<kChains> value(-INFINITY, -INFINITY);
 #pragma unroll
         for (int n = 0; n < KeyTiles; ++n) {
-          value = fmaxf(value, fmaxf(scores[t][n][2 * h], scores[t][n][2 * h + 1]));
+          value.add(n, fmaxf(scores[t][n][2 * h], scores[t][n][2 * h + 1]), max);
         }
-        tile_max[t][h] = quad_max(value) * score_scale;
+        tile_max[t][h] = quad_max(value.join(max)) * score_scale;
         // -inf - -inf is NaN and compares false: rows that saw nothing do not ask to move.
         grows |= tile_max[t][h] - row_max[t][h] > kRescaleThreshold;
       }
@@ -90,16 +122,26 @@ struct OnlineSoftmax {
       for (int h = 0; h < 2; ++h) {
         // A row that has seen only masked keys keeps max -inf: subtract 0 so exp2 gives 0.
         const float reference = row_max[t][h] == -INFINITY ? 0.0f : row_max[t][h];
-        float sum = row_sum[t][h];
+        // One chain adds each probability as it is formed; several add the row's pairs once
+        // all are formed (each measured the faster where it is used).
+        RowChains<kChains> sum(kChains == 1 ? row_sum[t][h] : 0.0f, 0.0f);
 #pragma unroll
         for (int n = 0; n < KeyTiles; ++n) {
 #pragma unroll
           for (int e = 2 * h; e < 2 * h + 2; ++e) {
             scores[t][n][e] = ptx::exp2_approx(fmaf(scores[t][n][e], score_scale, -reference));
-            sum += scores[t][n][e];
+            if constexpr (kChains == 1) sum.add(n, scores[t][n][e], plus);
           }
         }
-        row_sum[t][h] = sum;
+        if constexpr (kChains == 1) {
+          row_sum[t][h] = sum.join(plus);
+        } else {
+#pragma unroll
+          for (int n = 0; n < KeyTiles; ++n) {
+            sum.add(n, scores[t][n][2 * h] + scores[t][n][2 * h + 1], plus);
+          }
+          row_sum[t][h] += sum.join(plus);
+        }
       }
     }
     return rescale;
@@ -130,10 +172,11 @@ struct OnlineSoftmax {
 
 // After the last key block: divides this thread's output rows by their sums and writes their
 // LSE = (reference max + log2 sum) ln 2, +inf (and O = 0) for rows that saw no key.
-template <int RowTiles, int KeyTiles, int DimTiles>
+template <int RowTiles, int KeyTiles, int DimTiles, int ReductionChains>
 __device__ __forceinline__ void finish_rows(
-    const OnlineSoftmax<RowTiles, KeyTiles, DimTiles>& softmax, const ForwardParams& params,
-    const ForwardBlock& block, int warp_row, float (&output)[RowTiles][DimTiles][4]) {
+    const OnlineSoftmax<RowTiles, KeyTiles, DimTiles, ReductionChains>& softmax,
+    const ForwardParams& params, const ForwardBlock& block, int warp_row,
+    float (&output)[RowTiles][DimTiles][4]) {
   const int lane = threadIdx.x % 32;
 #pragma unroll
   for (int t = 0; t < RowTiles; ++t) {

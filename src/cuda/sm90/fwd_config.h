@@ -29,6 +29,10 @@ struct ForwardConfig {
   static constexpr int kRowTiles = 1;
   static constexpr int kKeyTiles = kBlockN / 8;
   static constexpr int kDimTiles = HeadDim / 8;
+  // Independent chains of a row's softmax max and sum (sm80::RowChains). Four measured +1.4 to
+  // +2.6% at d128 (ncu: a third of the issue gaps were fixed-latency waits); at d64 and d256 they
+  // moved nothing beyond noise, and the sm80 forward lost 1-3% with them.
+  static constexpr int kSoftmaxChains = HeadDim == 128 ? 4 : 1;
   static constexpr int kTileSlots = 2;  // tile numbers the producer may hand over ahead
   // query full/free, 4 per stage, tile full/free per slot; then the slots' tile numbers
   static constexpr int kBarrierBytes = 8 * (2 + 4 * kStages + 2 * kTileSlots) + 4 * kTileSlots;

@@ -346,7 +346,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
                                              std::uint32_t queries, const CUtensorMap* o_map) {
   constexpr int kKeyTiles = Config::kKeyTiles;
   constexpr int kDimTiles = Config::kDimTiles;
-  using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles>;
+  using Softmax = sm80::OnlineSoftmax<1, kKeyTiles, kDimTiles, Config::kSoftmaxChains>;
   const int warp_row = first_warp_row(threadIdx.x);
   // This warpgroup's 64 rows of Q. With three consumers (160 registers) and at d256 (232) the
   // descriptors of a pointer kept across the loop would be spilled (d256: three 8-byte reloads
