@@ -6,7 +6,7 @@ every accumulator register named, so these are generated rather than written by 
     python3 tools/gen/wgmma_ops.py > src/cuda/ptx/wgmma_ops.inc
 """
 
-WIDTHS = (64, 96, 128, 192, 256)
+WIDTHS = (64, 80, 96, 128, 192, 256)
 TYPES = (("__half", "f16"), ("__nv_bfloat16", "bf16"))
 
 

@@ -92,7 +92,7 @@ __device__ __forceinline__ void warpgroup_registers_decrease() {
 
 // wgmma_ss<Element, kTransposeA, kTransposeB>(d, a_descriptor, b_descriptor, accumulate) and
 // wgmma_rs<Element, kTransposeB>(d, a_registers, b_descriptor, accumulate) for m64nNk16,
-// N in {64, 96, 128, 192, 256}; transpose 0 = K-major, 1 = MN-major; accumulate 0 overwrites d.
+// N in {64, 80, 96, 128, 192, 256}; transpose 0 = K-major, 1 = MN-major; accumulate 0 overwrites d.
 #if FLASHATTN_SM90A
 #include "cuda/ptx/wgmma_ops.inc"
 #else
