@@ -134,6 +134,21 @@ float b_value(int n, int k) {
   return static_cast<float>((2 * n + 3 * k) % 5 - 2);
 }
 
+// Elements of d[64][columns] that differ from the host's sum over k < 64 of
+// a_value(m, k) b_value(n, k) (small integers: exact in bf16 and fp32).
+int host_product_mismatches(const float* d, int columns) {
+  int mismatches = 0;
+  for (int m = 0; m < 64; ++m) {
+    for (int n = 0; n < columns; ++n) {
+      float expected = 0.0f;
+      for (int k = 0; k < 64; ++k)
+        expected += a_value(m, k) * b_value(n, k);
+      mismatches += d[m * columns + n] != expected;
+    }
+  }
+  return mismatches;
+}
+
 // Writes the accumulators of one m64nN wgmma (layout in wgmma.cuh) to d[64][N].
 template <int N>
 __device__ void store_accumulators(const float (&accumulators)[N / 2], float* d) {
@@ -184,16 +199,7 @@ int wgmma_ss_mismatches() {
     b[i] = b_value(i / 64, i % 64);
   wgmma_ss_kernel<N><<<1, 128>>>(a.get(), b.get(), d.get());
   if (!kernel_succeeded()) return -1;
-  int mismatches = 0;
-  for (int m = 0; m < 64; ++m) {
-    for (int n = 0; n < N; ++n) {
-      float expected = 0.0f;
-      for (int k = 0; k < 64; ++k)
-        expected += a_value(m, k) * b_value(n, k);
-      mismatches += d[m * N + n] != expected;
-    }
-  }
-  return mismatches;
+  return host_product_mismatches(d.get(), N);
 }
 
 // N = 64 and the d256 forward's 80-key blocks (an N that is not a power of two).
@@ -255,16 +261,7 @@ int wgmma_rs_mismatches(bool blocks_in_leading) {
     b[i] = b_value(i % 128, i / 128);  // B[k][n]
   wgmma_rs_kernel<<<1, 128>>>(a.get(), b.get(), d.get(), blocks_in_leading);
   if (!kernel_succeeded()) return -1;
-  int mismatches = 0;
-  for (int m = 0; m < 64; ++m) {
-    for (int n = 0; n < 128; ++n) {
-      float expected = 0.0f;
-      for (int k = 0; k < 64; ++k)
-        expected += a_value(m, k) * b_value(n, k);
-      mismatches += d[m * 128 + n] != expected;
-    }
-  }
-  return mismatches;
+  return host_product_mismatches(d.get(), 128);
 }
 
 // The documented convention (wgmma.cuh): MN-major, leading = between column blocks, stride =

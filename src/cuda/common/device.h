@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "cuda/common/check.h"
 #include "flashattn/error.h"
@@ -28,35 +29,33 @@ class DeviceGuard {
   int previous_ = 0;
 };
 
-inline int compute_capability(int device) {
-  int major = 0, minor = 0;
-  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
-             "cudaDeviceGetAttribute");
-  check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
-             "cudaDeviceGetAttribute");
-  return 10 * major + minor;
+// A device attribute, queried once per (device, attribute) and process: the calls consult
+// several on every launch (capability, multiprocessor count, L2 size), and they do not change.
+inline int device_attribute(int device, cudaDeviceAttr attribute) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, int>, int> values;
+  const std::lock_guard<std::mutex> lock(mutex);
+  const std::pair<int, int> key{device, static_cast<int>(attribute)};
+  if (const auto found = values.find(key); found != values.end()) return found->second;
+  int value = 0;
+  check_cuda(cudaDeviceGetAttribute(&value, attribute, device), "cudaDeviceGetAttribute");
+  values.emplace(key, value);
+  return value;
 }
 
-// The device's multiprocessor count, queried once per device and process (a persistent grid is
-// sized by it on every call).
+inline int compute_capability(int device) {
+  return 10 * device_attribute(device, cudaDevAttrComputeCapabilityMajor) +
+         device_attribute(device, cudaDevAttrComputeCapabilityMinor);
+}
+
+// The device's multiprocessor count (a persistent grid is sized by it).
 inline int multiprocessor_count(int device) {
-  static std::mutex mutex;
-  static std::map<int, int> counts;
-  const std::lock_guard<std::mutex> lock(mutex);
-  if (const auto found = counts.find(device); found != counts.end()) return found->second;
-  int count = 0;
-  check_cuda(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device),
-             "cudaDeviceGetAttribute");
-  counts.emplace(device, count);
-  return count;
+  return device_attribute(device, cudaDevAttrMultiProcessorCount);
 }
 
 // The device's L2 size in bytes (what a tile order may count on to keep streamed operands).
 inline std::int64_t l2_cache_bytes(int device) {
-  int bytes = 0;
-  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrL2CacheSize, device),
-             "cudaDeviceGetAttribute");
-  return bytes;
+  return device_attribute(device, cudaDevAttrL2CacheSize);
 }
 
 // The device's compute capability (e.g. 90), after checking it is at least `minimum`.
