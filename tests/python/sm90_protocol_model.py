@@ -18,7 +18,7 @@ there. Whoever changes fwd_kernel.cuh updates the part here that mirrors what ch
   flag each, for the tests that show the checks catch them.
 
 Agents are the producer thread and one per consumer warp (a warp's lanes run together; the warp
-of the thread that issues the TMA store waits for it at __syncwarp); each step is one PTX-level
+of the thread that issues the TMA store waits for its reads with it); each step is one PTX-level
 action. Reported as ProtocolError: a wait that passes, or an arrival or transaction that lands,
 in another phase (named barriers: generation) than the agent's own counters say, which is what
 aliased parity arithmetic does; a read of data other than the expected (not landed, already
@@ -467,6 +467,8 @@ class Cta:
         self.keys = [Buffer(f"{self.prefix}key[{stage}]") for stage in range(STAGES)]
         self.values = [Buffer(f"{self.prefix}value[{stage}]") for stage in range(STAGES)]
         self.output = rows("output") if launch.output_apart else self.query
+        # Per consumer, its last TMA store of O staged apart, until wait_for_output_store.
+        self.unread_store = [None] * launch.consumers
 
         self.agents = [Agent(self.prefix + "producer", self.produce(self.prefix + "producer"))]
         for consumer in range(launch.consumers):
@@ -553,6 +555,7 @@ class Cta:
                 continue
             yield from self.consume_tile(tile, block, consumer, warp, turns, ring, queries, who)
             queries += 1
+        yield from self.wait_for_output_store(consumer, warp)
         yield from turns.finish()
 
     def consume_tile(self, tile, block, consumer, warp, turns, ring, queries, who):
@@ -584,6 +587,7 @@ class Cta:
             n -= 1
             yield from self.release_value(product, behind, who)
             ring.advance()
+        yield from self.wait_for_output_store(consumer, warp)  # the previous tile's
         yield from turns.begin()
         behind = RingPosition(ring.uses - 1)
         product = yield from self.issue_probability_value(behind, tile, 0, who)
@@ -627,7 +631,8 @@ class Cta:
     def store_output(self, tile, block, consumer, warp, queries, who):
         """store_output(): the warp writes its O rows into the staging rows, the warpgroup meets
         at its epilogue barrier, and thread 0 (in warp 0) stores the rows when some lie inside
-        the sequence, then waits until the store has read them."""
+        the sequence; it waits until the store has read them at once when they are Q's (d256),
+        else later (wait_for_output_store)."""
         rows = self.output[consumer]
         yield from self.write_rows(rows[warp], ("O", tile), who)
         yield from bar_sync(self.named_barriers[self.epilogue_barrier + consumer],
@@ -635,8 +640,18 @@ class Cta:
         if warp == 0 and block.rows > CONSUMER_ROWS * consumer:
             group = self.tma_store(rows, tile, consumer, who)
             yield
-            if self.simulation.fault is not Fault.STORE_WITHOUT_READ_WAIT:
+            if self.launch.output_apart:
+                self.unread_store[consumer] = group
+            elif self.simulation.fault is not Fault.STORE_WITHOUT_READ_WAIT:
                 yield from bulk_wait_group_read(group)
+
+    def wait_for_output_store(self, consumer, warp):
+        """wait_for_output_store(): with O staged apart, thread 0 waits for its last store to
+        have read the rows (a group already read, or none, passes at once)."""
+        group = self.unread_store[consumer] if warp == 0 else None
+        if group is not None and self.simulation.fault is not Fault.STORE_WITHOUT_READ_WAIT:
+            yield from bulk_wait_group_read(group)
+        yield
 
     def write_rows(self, buffer, tag, who):
         """store_shared_32 of the warp's 16 rows, then fence_async_shared."""
