@@ -1,8 +1,8 @@
-"""Model of the sm90 forward kernel's synchronisation protocol (src/cuda/sm90/fwd_kernel.cuh).
+"""Model of the sm90 forward kernel's synchronisation protocol (src/cuda/sm90/fwd_*.cuh).
 
 CI has no GPU, so test_sm90_protocol.py runs this model under random interleavings instead: a
 change to the kernel's barriers, buffer reuse or tile hand-over that breaks the protocol fails
-there. Whoever changes fwd_kernel.cuh updates the part here that mirrors what changed:
+there. Whoever changes those files updates the part here that mirrors what changed:
 
 - MBarrier: an mbarrier as PTX defines it (ptx/mbarrier.cuh); NamedBarrier: bar.sync and
   bar.arrive with a thread count (ptx/named_barrier.cuh).

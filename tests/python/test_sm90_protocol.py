@@ -1,5 +1,5 @@
 """The sm90 forward's synchronisation protocol, on CPU: sm90_protocol_model.py models
-src/cuda/sm90/fwd_kernel.cuh (change them together). Random schedules of random launches must
+src/cuda/sm90/fwd_*.cuh (change them together). Random schedules of random launches must
 pass; every fault the model can inject must be reported; and the model's mbarrier and deadlock
 detection behave as PTX and a hung kernel do."""
 

@@ -39,125 +39,20 @@
 
 #include "cuda/common/fwd_params.h"
 #include "cuda/ptx/mbarrier.cuh"
-#include "cuda/ptx/named_barrier.cuh"
 #include "cuda/ptx/special_registers.cuh"
-#include "cuda/ptx/tma.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/sm80/query_block.cuh"
 #include "cuda/sm80/softmax.cuh"
 #include "cuda/sm80/tile_io.cuh"
 #include "cuda/sm80/warp_gemm.cuh"
 #include "cuda/sm90/fwd_config.h"
+#include "cuda/sm90/fwd_epilogue.cuh"
+#include "cuda/sm90/fwd_scheduler.cuh"
+#include "cuda/sm90/fwd_smem.cuh"
 
 namespace flashattn::sm90 {
 
 using sm80::ForwardBlock;
-
-template <typename Config, typename Element>
-struct ForwardSmem {
-  Element* query;  // kColumnBlocks blocks of [kBlockM][64]
-  Element* keys;   // kStages tiles of kColumnBlocks blocks of [kBlockN][64]
-  Element* values;
-  std::uint64_t* query_full;
-  std::uint64_t* query_free;
-  std::uint64_t* key_full;    // [kStages]
-  std::uint64_t* value_full;  // [kStages]
-  // [kStages]: every consumer thread is done with the stage's K (once its S has landed) or V
-  // (once its P V has); released apart, K can be refilled while the P V still reads V.
-  std::uint64_t* key_free;
-  std::uint64_t* value_free;
-  Element* output;           // [kBlockM] rows staged for the TMA store: its own buffer or Q's
-  std::uint64_t* tile_full;  // [kTileSlots]
-  std::uint64_t* tile_free;  // [kTileSlots]
-  int* tile_slots;           // [kTileSlots]: tile numbers handed to the consumers
-
-  __device__ explicit ForwardSmem(unsigned char* raw) {
-    // The 128-byte swizzle repeats every 1024 bytes: tiles start on such a boundary.
-    auto* base = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(raw) + 1023) &
-                                                  ~std::uintptr_t{1023});
-    query = reinterpret_cast<Element*>(base);
-    keys = query + Config::kQueryElements;
-    values = keys + Config::kStages * Config::kKeyElements;
-    Element* end = values + Config::kStages * Config::kKeyElements;
-    output = Config::kOutputApart ? end : query;
-    if (Config::kOutputApart) end += Config::kQueryElements;
-    query_full = reinterpret_cast<std::uint64_t*>(end);
-    query_free = query_full + 1;
-    key_full = query_free + 1;
-    value_full = key_full + Config::kStages;
-    key_free = value_full + Config::kStages;
-    value_free = key_free + Config::kStages;
-    tile_full = value_free + Config::kStages;
-    tile_free = tile_full + Config::kTileSlots;
-    tile_slots = reinterpret_cast<int*>(tile_free + Config::kTileSlots);
-  }
-  __device__ Element* key(int stage) const { return keys + stage * Config::kKeyElements; }
-  __device__ Element* value(int stage) const { return values + stage * Config::kKeyElements; }
-};
-
-// Copies one tile (kColumnBlocks boxes of `rows` x 64) of head `head`, batch `batch`, from row
-// `first_row`, counted on `barrier`. Rows past the tensor are zero-filled by the TMA unit.
-template <typename Config, typename Element>
-__device__ __forceinline__ void load_tile(Element* tile, int rows, const CUtensorMap* map,
-                                          std::uint64_t* barrier, int first_row, int head,
-                                          int batch) {
-  ptx::mbarrier_arrive_expect_bytes(barrier, 2 * rows * Config::kHeadDim);
-#pragma unroll
-  for (int block = 0; block < Config::kColumnBlocks; ++block) {
-    ptx::tma_load_4d(tile + block * rows * 64, map, barrier, 64 * block, first_row, head, batch);
-  }
-}
-
-// Where the next key block goes in (producer) or comes from (consumers) in the K/V ring: use
-// `uses` of the ring, in stage uses % Stages. One advance per key block, carried across tiles.
-template <int Stages>
-struct RingPosition {
-  std::uint32_t uses = 0;
-  __device__ int stage() const { return static_cast<int>(uses % Stages); }
-  // Of the phase this use fills (consumers wait for it); the producer waits for the previous
-  // use's release, the other parity (a fresh barrier passes it, so the first round goes through).
-  __device__ std::uint32_t parity() const { return (uses / Stages) & 1; }
-  __device__ void advance() { ++uses; }
-};
-
-// The CTA's tiles, handed from the producer thread (take) to the consumers (receive) through
-// kTileSlots slots in shared memory. The first is blockIdx.x; every later one comes from
-// `counter` (zeroed before the launch: tiles gridDim.x, gridDim.x + 1, ... are taken in order);
-// a number of `tiles` or more ends the CTA's run.
-template <typename Config, typename Element>
-struct TileQueue {
-  const ForwardSmem<Config, Element>& smem;
-  unsigned* counter;
-  unsigned tiles;
-  std::uint32_t uses = 0;
-
-  __device__ int slot() const { return static_cast<int>(uses % Config::kTileSlots); }
-  __device__ std::uint32_t parity() const { return (uses / Config::kTileSlots) & 1; }
-  // Producer: the number of the CTA's next tile, at most `tiles`. Taken once the current tile's
-  // loads are issued (see produce), while the consumers have at most two key blocks to go.
-  __device__ unsigned take() const {
-    const unsigned next = gridDim.x + atomicAdd(counter, 1u);
-    return next < tiles ? next : tiles;
-  }
-  // Producer: hands `tile` over once the consumers have read what this slot held before.
-  __device__ void publish(unsigned tile) {
-    ptx::mbarrier_wait(&smem.tile_free[slot()], parity() ^ 1);
-    smem.tile_slots[slot()] = static_cast<int>(tile);
-    ptx::mbarrier_arrive(&smem.tile_full[slot()]);  // releases the store
-    ++uses;
-  }
-  // Consumers: the next tile number, `tiles` at the end.
-  __device__ unsigned receive() {
-    ptx::mbarrier_wait(&smem.tile_full[slot()], parity());
-    // Broadcast from lane 0: the warp then branches on it as on a uniform value (a per-thread
-    // load would make every tile's wgmmas look divergent to ptxas and serialise them, C7520).
-    const unsigned tile =
-        __shfl_sync(0xffffffffu, static_cast<unsigned>(smem.tile_slots[slot()]), 0);
-    ptx::mbarrier_arrive(&smem.tile_free[slot()]);
-    ++uses;
-    return tile;
-  }
-};
 
 // One thread: Q and the key blocks of every tile of this CTA.
 template <typename Config, typename Element>
@@ -249,98 +144,6 @@ __device__ __forceinline__ void issue_query_key(const Element* query,
   ptx::wgmma_fence();
   multiply_query_key<Config>(query, smem.key(stage), scores);
   ptx::wgmma_commit();
-}
-
-// The consumer warpgroups take turns issuing their GEMMs round-robin (ping-pong), so one's
-// softmax runs while another's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer
-// c's turn: c waits on it (128 threads) and its predecessor c - 1 (mod N) arrives on it (128)
-// once its own GEMMs are issued, so each barrier counts 256 whatever N is.
-// Balance over the CTA's whole run: every consumer takes the same T turns (key blocks + 1 per
-// non-empty tile: all share the CTA's tiles), so it waits T times on its barrier. Barrier 1 + c,
-// c > 0, gets T arrivals from c - 1; barrier 1 gets T from consumer N - 1 plus the one it makes
-// up front to open consumer 0's first turn, which consumer 0 takes in finish(). Phases never
-// merge: turns run 0, 1, .., N - 1, 0, .., so a consumer's next arrival on a barrier comes after
-// its successor's wait on it has completed.
-template <int Consumers>
-struct GemmTurns {
-  static constexpr int kFirstBarrier = 1;  // 0 is __syncthreads
-  static constexpr int kThreads = 256;     // the waiting and the arriving warpgroup
-  static_assert(Consumers >= 2 && kFirstBarrier + Consumers <= 16, "named barriers are 0..15");
-  int barrier;  // this consumer's; the only register the turns keep
-
-  __device__ explicit GemmTurns(int consumer) : barrier(kFirstBarrier + consumer) {
-    if (consumer == Consumers - 1) ptx::named_barrier_arrive(kFirstBarrier, kThreads);
-  }
-  __device__ void begin() const { ptx::named_barrier_sync(barrier, kThreads); }
-  __device__ void end() const {
-    const bool wraps = barrier == kFirstBarrier + Consumers - 1;  // the last consumer
-    ptx::named_barrier_arrive(wraps ? kFirstBarrier : barrier + 1, kThreads);
-  }
-  __device__ void finish() const {
-    if (barrier == kFirstBarrier) begin();
-  }
-};
-
-// O leaves through shared memory and TMA: the warpgroup's threads write the normalised O in
-// 16-bit into `rows` (its 64 rows of the staging buffer at d64/d128; at d256 its 64 rows of Q,
-// dead once its last S = Q Kᵀ has landed), in Q's 128-byte-swizzled 64-column blocks, and one
-// thread stores the blocks (TMA clips the rows and columns past the tensor): full 128-byte rows
-// instead of the fragments' 16-byte pieces. At d256 that thread returns once the store has read
-// the rows (Q's, released to the producer after); with O staged apart it waits for that only in
-// the next tile, ahead of its last GemmTurns::begin() (wait_for_output_store), and the
-// warpgroup's other threads write the rows again only after that begin(), which waits for the
-// thread's warp, so the rows are not overwritten early (a consumer path that skipped the turns
-// would need its own barrier here).
-template <typename Config, typename Element>
-__device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
-                                             Element* rows, const CUtensorMap* o_map,
-                                             const ForwardBlock& block, int consumer) {
-  constexpr int kEpilogueBarrier =
-      GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
-  static_assert(kEpilogueBarrier + Config::kConsumers <= 16, "named barriers are 0..15");
-  const int lane = threadIdx.x % 32;
-  const std::uint32_t base = ptx::shared_address(rows);
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int row = 16 * (threadIdx.x / 32 % 4) + lane / 4 + 8 * h;
-#pragma unroll
-    for (int d = 0; d < Config::kDimTiles; ++d) {
-      // Column 8 d + 2 (lane % 4) of 64-column block d / 8: 16-byte chunk d % 8, XOR the row.
-      const std::uint32_t address = base + 2 * (d / 8) * Config::kBlockM * 64 + row * 128 +
-                                    ((d % 8) ^ (row % 8)) * 16 + 4 * (lane % 4);
-      ptx::store_shared_32(address,
-                           ptx::pack2<Element>(output[0][d][2 * h], output[0][d][2 * h + 1]));
-    }
-  }
-  ptx::fence_async_shared();
-  ptx::named_barrier_sync(kEpilogueBarrier + consumer, 128);
-  if (threadIdx.x % 128 == 0 && block.rows > 64 * consumer) {
-#pragma unroll
-    for (int column_block = 0; column_block < Config::kColumnBlocks; ++column_block) {
-      ptx::tma_store_4d(o_map, rows + column_block * Config::kBlockM * 64, 64 * column_block,
-                        block.first_row + 64 * consumer, block.head, block.batch);
-    }
-    ptx::bulk_commit_group();
-    // Shared memory must outlive the reads: at once where Q's rows are released after them,
-    // else just before the rows are written again (wait_for_output_store).
-    if constexpr (!Config::kOutputApart) ptx::bulk_wait_group_read();
-  }
-  // Reconverge the warp here. Without it (d64/d128 staged apart: nothing follows the store in
-  // the tile), the one-thread store branch joins straight into the tile loop's latch, ptxas
-  // sees the next tile's wgmmas on a divergent path and serialises every wgmma of the kernel
-  // (C7520: a WARPGROUP.DEPBAR after each HGMMA, no S / P V overlap).
-  __syncwarp();
-}
-
-// With O staged apart, the storing thread waits for its last TMA store to have read the rows
-// only before they are written again (or the CTA exits), not right after issuing it: its warp
-// would hold the whole warpgroup at the next turn (measured +0.3 to +1.5% at d64, d128 S <= 4k).
-template <typename Config>
-__device__ __forceinline__ void wait_for_output_store() {
-  if constexpr (Config::kOutputApart) {
-    if (threadIdx.x % 128 == 0) ptx::bulk_wait_group_read();
-    __syncwarp();  // a divergent path before wgmmas would serialise them (C7520)
-  }
 }
 
 // First row (in the CTA's block) of this warp's 16: the producer's 4 warps come first, then

@@ -1,0 +1,82 @@
+// The sm90 forward's epilogue: a consumer warpgroup's O through shared memory and a TMA store.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+#include "cuda/ptx/ldmatrix.cuh"
+#include "cuda/ptx/mma.cuh"
+#include "cuda/ptx/named_barrier.cuh"
+#include "cuda/ptx/tma.cuh"
+#include "cuda/sm80/query_block.cuh"
+#include "cuda/sm90/fwd_config.h"
+#include "cuda/sm90/fwd_scheduler.cuh"
+
+namespace flashattn::sm90 {
+
+using sm80::ForwardBlock;
+
+// O leaves through shared memory and TMA: the warpgroup's threads write the normalised O in
+// 16-bit into `rows` (its 64 rows of the staging buffer at d64/d128; at d256 its 64 rows of Q,
+// dead once its last S = Q Kᵀ has landed), in Q's 128-byte-swizzled 64-column blocks, and one
+// thread stores the blocks (TMA clips the rows and columns past the tensor): full 128-byte rows
+// instead of the fragments' 16-byte pieces. At d256 that thread returns once the store has read
+// the rows (Q's, released to the producer after); with O staged apart it waits for that only in
+// the next tile, ahead of its last GemmTurns::begin() (wait_for_output_store), and the
+// warpgroup's other threads write the rows again only after that begin(), which waits for the
+// thread's warp, so the rows are not overwritten early (a consumer path that skipped the turns
+// would need its own barrier here).
+template <typename Config, typename Element>
+__device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
+                                             Element* rows, const CUtensorMap* o_map,
+                                             const ForwardBlock& block, int consumer) {
+  constexpr int kEpilogueBarrier =
+      GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
+  static_assert(kEpilogueBarrier + Config::kConsumers <= 16, "named barriers are 0..15");
+  const int lane = threadIdx.x % 32;
+  const std::uint32_t base = ptx::shared_address(rows);
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = 16 * (threadIdx.x / 32 % 4) + lane / 4 + 8 * h;
+#pragma unroll
+    for (int d = 0; d < Config::kDimTiles; ++d) {
+      // Column 8 d + 2 (lane % 4) of 64-column block d / 8: 16-byte chunk d % 8, XOR the row.
+      const std::uint32_t address = base + 2 * (d / 8) * Config::kBlockM * 64 + row * 128 +
+                                    ((d % 8) ^ (row % 8)) * 16 + 4 * (lane % 4);
+      ptx::store_shared_32(address,
+                           ptx::pack2<Element>(output[0][d][2 * h], output[0][d][2 * h + 1]));
+    }
+  }
+  ptx::fence_async_shared();
+  ptx::named_barrier_sync(kEpilogueBarrier + consumer, 128);
+  if (threadIdx.x % 128 == 0 && block.rows > 64 * consumer) {
+#pragma unroll
+    for (int column_block = 0; column_block < Config::kColumnBlocks; ++column_block) {
+      ptx::tma_store_4d(o_map, rows + column_block * Config::kBlockM * 64, 64 * column_block,
+                        block.first_row + 64 * consumer, block.head, block.batch);
+    }
+    ptx::bulk_commit_group();
+    // Shared memory must outlive the reads: at once where Q's rows are released after them,
+    // else just before the rows are written again (wait_for_output_store).
+    if constexpr (!Config::kOutputApart) ptx::bulk_wait_group_read();
+  }
+  // Reconverge the warp here. Without it (d64/d128 staged apart: nothing follows the store in
+  // the tile), the one-thread store branch joins straight into the tile loop's latch, ptxas
+  // sees the next tile's wgmmas on a divergent path and serialises every wgmma of the kernel
+  // (C7520: a WARPGROUP.DEPBAR after each HGMMA, no S / P V overlap).
+  __syncwarp();
+}
+
+// With O staged apart, the storing thread waits for its last TMA store to have read the rows
+// only before they are written again (or the CTA exits), not right after issuing it: its warp
+// would hold the whole warpgroup at the next turn (measured +0.3 to +1.5% at d64, d128 S <= 4k).
+template <typename Config>
+__device__ __forceinline__ void wait_for_output_store() {
+  if constexpr (Config::kOutputApart) {
+    if (threadIdx.x % 128 == 0) ptx::bulk_wait_group_read();
+    __syncwarp();  // a divergent path before wgmmas would serialise them (C7520)
+  }
+}
+
+}  // namespace flashattn::sm90
