@@ -78,14 +78,23 @@ struct OnlineSoftmax {
     bool any;
   };
 
+  static constexpr int kChains = KeyTiles < ReductionChains ? KeyTiles : ReductionChains;
+
   // scores * score_scale are the log2-domain scores (score_scale > 0; -inf where masked).
   // Turns them into exp2(score - reference) in place and returns the O rescale the step needs
   // (apply it before adding this step's P V).
   __device__ __forceinline__ Rescale absorb_scores(float (&scores)[RowTiles][KeyTiles][4],
                                                    float score_scale) {
-    constexpr int kChains = KeyTiles < ReductionChains ? KeyTiles : ReductionChains;
+    const Rescale rescale = raise_max(scores, score_scale);
+    exponentiate(scores, score_scale);
+    return rescale;
+  }
+
+  // absorb_scores' first half: the reference max moves (when it must) to the step's row max;
+  // returns the O rescale. The scores are left as they are.
+  __device__ __forceinline__ Rescale raise_max(const float (&scores)[RowTiles][KeyTiles][4],
+                                               float score_scale) {
     const auto max = [](float a, float b) { return fmaxf(a, b); };
-    const auto plus = [](float a, float b) { return a + b; };
     float tile_max[RowTiles][2];
     bool grows = false;
 #pragma unroll
@@ -116,6 +125,13 @@ struct OnlineSoftmax {
         }
       }
     }
+    return rescale;
+  }
+
+  // absorb_scores' second half: the scores become exp2(score - reference), added to the sums.
+  __device__ __forceinline__ void exponentiate(float (&scores)[RowTiles][KeyTiles][4],
+                                               float score_scale) {
+    const auto plus = [](float a, float b) { return a + b; };
 #pragma unroll
     for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
@@ -144,7 +160,6 @@ struct OnlineSoftmax {
         }
       }
     }
-    return rescale;
   }
 
   __device__ __forceinline__ static void apply(const Rescale& rescale,

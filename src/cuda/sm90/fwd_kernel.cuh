@@ -182,16 +182,17 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   std::uint32_t probabilities[Config::kBlockN / 16][4];
   Softmax softmax;
   softmax.reset();
-  // Scores of key block n to probabilities, in place (the rescale O needs is returned).
-  const auto softmax_step = [&](int n) {
+  // Softcap and mask on key block n's scores; returns the factor to the log2 domain.
+  const auto transform_step = [&](int n) {
     ptx::wgmma_fence_operands(scores_flat);
     // The row is derived again each step: with three consumers (160 registers) a copy kept
     // across the loop for the masked blocks alone would be spilled.
-    const float score_scale = sm80::transform_scores(
-        params, block.first_row + first_warp_row(ptx::thread_index_x()),
-        static_cast<std::int64_t>(n) * Config::kBlockN, block.needs_mask(n), scores);
-    return softmax.absorb_scores(scores, score_scale);
+    return sm80::transform_scores(params, block.first_row + first_warp_row(ptx::thread_index_x()),
+                                  static_cast<std::int64_t>(n) * Config::kBlockN,
+                                  block.needs_mask(n), scores);
   };
+  // Scores of key block n to probabilities, in place (the rescale O needs is returned).
+  const auto softmax_step = [&](int n) { return softmax.absorb_scores(scores, transform_step(n)); };
   // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
   const auto pack_probabilities = [&] {
 #pragma unroll
@@ -238,10 +239,15 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
     ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
     release_query_after_scores(n - 1);
-    const typename Softmax::Rescale rescale = softmax_step(--n);
+    // Only the row maxima overlap the P V: with it finished, the exponentials (a stream of MUFUs
+    // the SFU takes one per 8 cycles a warp) interleave with the O rescale, the sums and the
+    // packing of P instead of running back to back after them.
+    const float score_scale = transform_step(--n);
+    const typename Softmax::Rescale rescale = softmax.raise_max(scores, score_scale);
     release_value();
     ring.advance();
     Softmax::apply(rescale, output);
+    softmax.exponentiate(scores, score_scale);
     pack_probabilities();
   }
   wait_for_output_store<Config>();  // the previous tile's; this begin() orders the warpgroup
