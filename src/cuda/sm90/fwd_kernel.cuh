@@ -191,8 +191,6 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
                                   static_cast<std::int64_t>(n) * Config::kBlockN,
                                   block.needs_mask(n), scores);
   };
-  // Scores of key block n to probabilities, in place (the rescale O needs is returned).
-  const auto softmax_step = [&](int n) { return softmax.absorb_scores(scores, transform_step(n)); };
   // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
   const auto pack_probabilities = [&] {
 #pragma unroll
@@ -224,7 +222,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   ptx::wgmma_wait<0>();
   ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
   ring.advance();
-  softmax_step(n);  // O is still 0: nothing to rescale
+  softmax.absorb_scores(scores, transform_step(n));  // O is still 0: nothing to rescale
   pack_probabilities();
   // The tile's last S has landed: with O staged apart, Q is free for the next tile.
   const auto release_query_after_scores = [&](int n) {
