@@ -66,7 +66,7 @@ __global__ void tma_load_kernel(const __grid_constant__ CUtensorMap map, int fir
     out[i] = tile[i];
 }
 
-TEST(PtxTma, LoadsSwizzledBoxesAndZeroFillsPastTheEnd) {
+TEST(PtxTma, LoadsSwizzledBoxesAndZeroFillsOutsideTheTensor) {
   SKIP_WITHOUT_SM90A();
   constexpr int kRows = 100;
   auto tensor = make_managed<std::uint16_t>(kRows * 64);
@@ -76,14 +76,59 @@ TEST(PtxTma, LoadsSwizzledBoxesAndZeroFillsPastTheEnd) {
     tensor[i] = static_cast<std::uint16_t>(i + 1);
   const TensorMapShape shape{1, kRows, 1, 64, kRows * 64, 64, 64};
   const CUtensorMap map = make_tensor_map_16bit(tensor.get(), shape, 64);
-  for (int first_row : {0, 50}) {
+  // Rows before the start (a box at a negative row) are zero-filled as those past the end.
+  for (int first_row : {0, 50, -30}) {
     tma_load_kernel<<<1, 128>>>(map, first_row, out.get());
     ASSERT_TRUE(kernel_succeeded());
     for (int row = 0; row < 64; ++row) {
       for (int column = 0; column < 64; ++column) {
         const int source_row = first_row + row;
-        const int expected = source_row < kRows ? source_row * 64 + column + 1 : 0;
+        const bool inside = source_row >= 0 && source_row < kRows;
+        const int expected = inside ? source_row * 64 + column + 1 : 0;
         ASSERT_EQ(out[swizzled_offset(row, column)], expected)
+            << "box at row " << first_row << ", element (" << row << ", " << column << ")";
+      }
+    }
+  }
+}
+
+// ---- TMA store ---------------------------------------------------------------------------------
+
+// Fills a swizzled 64 x 64 tile with row * 64 + column + 1 (of the box) and stores it at row
+// `first_row` of a [1, rows, 1, 64] tensor.
+__global__ void tma_store_kernel(const __grid_constant__ CUtensorMap map, int first_row) {
+  __shared__ __align__(1024) std::uint16_t tile[64 * 64];
+  for (int i = threadIdx.x; i < 64 * 64; i += blockDim.x)
+    tile[swizzled_offset(i / 64, i % 64)] = static_cast<std::uint16_t>(i + 1);
+  fence_async_shared();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    tma_store_4d(&map, tile, 0, first_row, 0, 0);
+    bulk_commit_group();
+    bulk_wait_group_read();
+  }
+}
+
+// Rows past the end are clipped. A box at a negative row is not: that store faults (illegal
+// instruction, on the H200), so the forward never issues one; a load there zero-fills (above).
+TEST(PtxTma, StoresOnlyTheRowsBeforeTheEnd) {
+  SKIP_WITHOUT_SM90A();
+  constexpr int kRows = 100;
+  constexpr std::uint16_t kUntouched = 0xffff;
+  auto tensor = make_managed<std::uint16_t>(kRows * 64);
+  ASSERT_TRUE(tensor);
+  const TensorMapShape shape{1, kRows, 1, 64, kRows * 64, 64, 64};
+  const CUtensorMap map = make_tensor_map_16bit(tensor.get(), shape, 64);
+  for (int first_row : {0, 50}) {
+    std::fill(tensor.get(), tensor.get() + kRows * 64, kUntouched);
+    tma_store_kernel<<<1, 128>>>(map, first_row);
+    ASSERT_TRUE(kernel_succeeded());
+    for (int row = 0; row < kRows; ++row) {
+      for (int column = 0; column < 64; ++column) {
+        const int box_row = row - first_row;
+        const bool stored = box_row >= 0 && box_row < 64;
+        const int expected = stored ? box_row * 64 + column + 1 : kUntouched;
+        ASSERT_EQ(tensor[row * 64 + column], expected)
             << "box at row " << first_row << ", element (" << row << ", " << column << ")";
       }
     }

@@ -64,7 +64,25 @@ class Fault(enum.Enum):
 @dataclass(frozen=True)
 class Tile:
     key_blocks: int  # 0: an empty tile (no row sees a key: nothing is loaded or stored)
-    rows: int  # block.rows: query rows inside the sequence, 1 .. 64 * consumers
+    rows: int  # block.rows: the tile's rows end there, 1 .. 64 * consumers
+    first_valid_row: int = 0  # block.first_valid_row: rows before it lie before the sequence
+
+    def stages(self, consumer):
+        """store_output() through shared memory (and TMA if some rows lie in the sequence): the
+        consumer's 64 rows do not start before the sequence."""
+        return self.first_valid_row <= CONSUMER_ROWS * consumer
+
+    def stores_staged(self, consumer):
+        return self.stages(consumer) and CONSUMER_ROWS * consumer < self.rows
+
+    def stores_directly(self, consumer):
+        """store_output() from registers: the consumer's rows start before the sequence (a TMA
+        store box cannot) and some lie in it."""
+        first = CONSUMER_ROWS * consumer
+        return first < self.first_valid_row < first + CONSUMER_ROWS
+
+    def stores(self, consumer):
+        return self.stores_staged(consumer) or self.stores_directly(consumer)
 
 
 @dataclass(frozen=True)
@@ -456,6 +474,8 @@ class Cta:
                                for number in range(NAMED_BARRIERS)]
         # store_output's barrier per consumer: kEpilogueBarrier + consumer.
         self.epilogue_barrier = TURN_BARRIER + launch.consumers
+        # [consumer][warp]: the warp's epilogue barrier syncs so far (its generation)
+        self.epilogue_syncs = [[0] * WARPGROUP_WARPS for _ in range(launch.consumers)]
 
         # [consumer][warp]: a consumer's 64 rows, per warp's 16. Each warp writes its own O
         # rows, but its wgmmas read all of its warpgroup's Q, and the TMA store all of its O.
@@ -593,7 +613,7 @@ class Cta:
         product = yield from self.issue_probability_value(behind, tile, 0, who)
         yield from turns.end()
         yield from self.release_value(product, behind, who)
-        yield from self.store_output(tile, block, consumer, warp, queries, who)
+        yield from self.store_output(tile, block, consumer, warp, who)
         if not query_free_after_scores:  # the next tile's Q may load over the stored O
             yield from arrive(self.query_free, WARP_THREADS, queries, who)
 
@@ -628,16 +648,26 @@ class Cta:
         yield from wgmma_wait(product)
         yield from arrive(self.value_free[behind.stage()], WARP_THREADS, behind.phase(), who)
 
-    def store_output(self, tile, block, consumer, warp, queries, who):
+    def store_output(self, tile, block, consumer, warp, who):
         """store_output(): the warp writes its O rows into the staging rows, the warpgroup meets
         at its epilogue barrier, and thread 0 (in warp 0) stores the rows when some lie inside
         the sequence; it waits until the store has read them at once when they are Q's (d256),
-        else later (wait_for_output_store)."""
+        else later (wait_for_output_store). A consumer whose rows start before the sequence
+        stores its rows from registers instead: no shared memory, no barrier."""
+        if block.stores_directly(consumer):
+            if warp == 0:
+                self.simulation.stored[tile].append(consumer)
+            yield
+            return
+        if not block.stages(consumer):
+            return
         rows = self.output[consumer]
         yield from self.write_rows(rows[warp], ("O", tile), who)
+        generation = self.epilogue_syncs[consumer][warp]
+        self.epilogue_syncs[consumer][warp] += 1
         yield from bar_sync(self.named_barriers[self.epilogue_barrier + consumer],
-                            WARPGROUP_THREADS, queries, who)
-        if warp == 0 and block.rows > CONSUMER_ROWS * consumer:
+                            WARPGROUP_THREADS, generation, who)
+        if warp == 0 and block.stores_staged(consumer):
             group = self.tma_store(rows, tile, consumer, who)
             yield
             if self.launch.output_apart:
@@ -697,7 +727,7 @@ class Simulation:
                 raise ProtocolError(f"tile {index} is received by the consumer warps of CTAs "
                                     f"{sorted(taken)}")
             stored = [consumer for consumer in range(self.launch.consumers)
-                      if tile.key_blocks > 0 and tile.rows > CONSUMER_ROWS * consumer]
+                      if tile.key_blocks > 0 and tile.stores(consumer)]
             if sorted(self.stored[index]) != stored:
                 raise ProtocolError(f"tile {index}: the rows of consumers "
                                     f"{sorted(self.stored[index])} are stored, not {stored}")

@@ -23,7 +23,8 @@ def tiles_of(consumers, *key_blocks, rows=None):
 def random_launch(rng):
     """2 or 3 consumers, O apart or in Q's rows, 1 .. 8 tiles of 1 .. 3 key blocks with a run of
     empty tiles at the head, middle or tail, or scattered, or none; some tiles with rows past the
-    sequence (a consumer without rows stores nothing); from one CTA up to one tile per CTA."""
+    sequence's end or before its start (a consumer without rows stores nothing); from one CTA up
+    to one tile per CTA."""
     consumers = rng.choice((2, 3))
     count = rng.randint(1, 8)
     blocks = [rng.randint(1, 3) for _ in range(count)]
@@ -40,7 +41,16 @@ def random_launch(rng):
             start = rng.randint(0, count - length)
         blocks[start:start + length] = [0] * length
     full = 64 * consumers
-    tiles = tuple(Tile(b, full if rng.random() < 0.7 else rng.randint(1, full)) for b in blocks)
+
+    def tile(key_blocks):
+        shape = rng.random()
+        if shape < 0.6:
+            return Tile(key_blocks, full)
+        if shape < 0.8:
+            return Tile(key_blocks, rng.randint(1, full))
+        return Tile(key_blocks, full, rng.randint(0, full - 1))
+
+    tiles = tuple(tile(b) for b in blocks)
     grid = count if rng.random() < 0.2 else rng.randint(1, min(count, 3))
     return Launch(consumers, rng.random() < 0.5, grid, tiles)
 

@@ -15,7 +15,9 @@ namespace flashattn::sm80 {
 
 // Where this CTA works: its rows, heads and the key blocks its rows can see.
 struct ForwardBlock {
-  int batch, head, kv_head, first_row, rows, first_key_block, end_key_block;
+  // The tile's rows are first_row + [0, kBlockM); of those, [first_valid_row, rows) lie in the
+  // sequence (first_row < 0 only for blocks aligned to the sequence end).
+  int batch, head, kv_head, first_row, first_valid_row, rows, first_key_block, end_key_block;
   // Key blocks [first_unmasked_block, end_unmasked_block) are whole, inside the sequence and
   // visible to every row of the block: they skip the mask.
   int first_unmasked_block, end_unmasked_block;
@@ -26,20 +28,26 @@ struct ForwardBlock {
     return of_tile<Config>(params, static_cast<int>(blockIdx.x));
   }
 
-  // Tile `tile` of batch x heads x row blocks, each head's in turn.
-  template <typename Config>
+  // Tile `tile` of batch x heads x row blocks, each head's in turn. With kAlignedToEnd the
+  // blocks end at the sequence's end instead of starting at its start, so a partial block is
+  // the first one: under a causal mask the block that sees the fewest keys, not the most (its
+  // rows before the sequence start are zero-filled by TMA and never stored).
+  template <typename Config, bool kAlignedToEnd = false>
   __device__ static ForwardBlock of_tile(const ForwardParams& params, int tile) {
     ForwardBlock block;
     const int row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
     // Heavier (later, for causal) row blocks first: they start while the grid fills up.
-    const int row_block = row_blocks - 1 - tile % row_blocks;
+    const int blocks_from_end = tile % row_blocks;
     const int batch_head = tile / row_blocks;
     block.head = batch_head % params.heads_q;
     block.batch = batch_head / params.heads_q;
     block.kv_head = block.head / params.group_size;
-    block.first_row = row_block * Config::kBlockM;
+    block.first_row = kAlignedToEnd ? params.seqlen_q - (blocks_from_end + 1) * Config::kBlockM
+                                    : (row_blocks - 1 - blocks_from_end) * Config::kBlockM;
+    block.first_valid_row = max(0, -block.first_row);
     block.rows = min(Config::kBlockM, params.seqlen_q - block.first_row);
-    const auto key_begin = params.window.first_key(block.first_row);
+    const int first_row = block.first_row + block.first_valid_row;
+    const auto key_begin = params.window.first_key(first_row);
     const auto key_end = params.window.last_key(block.first_row + block.rows - 1) + 1;
     block.first_key_block = static_cast<int>(key_begin / Config::kBlockN);
     block.end_key_block = key_end > key_begin
@@ -50,7 +58,7 @@ struct ForwardBlock {
     const std::int64_t unmasked_begin =
         (params.window.first_key(block.first_row + block.rows - 1) + Config::kBlockN - 1) /
         Config::kBlockN;
-    const std::int64_t visible_end = params.window.last_key(block.first_row) + 1;
+    const std::int64_t visible_end = params.window.last_key(first_row) + 1;
     // Truncating division: a negative visible_end gives an end <= 0, which leaves no block.
     const std::int64_t unmasked_end =
         (visible_end < params.seqlen_k ? visible_end : params.seqlen_k) / Config::kBlockN;
@@ -185,16 +193,18 @@ __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams
 template <typename Element>
 __device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block, int thread,
                                  int threads) {
-  Element* out = const_cast<Element*>(row_pointer<Element>(
-      params.out, params.out_strides, block.batch, block.first_row, block.head));
-  for (int i = thread; i < block.rows * (params.head_dim / 8); i += threads) {
+  const int first_row = block.first_row + block.first_valid_row;
+  const int rows = block.rows - block.first_valid_row;
+  Element* out = const_cast<Element*>(
+      row_pointer<Element>(params.out, params.out_strides, block.batch, first_row, block.head));
+  for (int i = thread; i < rows * (params.head_dim / 8); i += threads) {
     const int row = i / (params.head_dim / 8);
     *reinterpret_cast<uint4*>(out + row * params.out_strides.row +
                               (i % (params.head_dim / 8)) * 8) = make_uint4(0, 0, 0, 0);
   }
-  for (int row = thread; row < block.rows; row += threads) {
+  for (int row = thread; row < rows; row += threads) {
     params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
-               (block.first_row + row) * params.lse_row_stride] = INFINITY;
+               (first_row + row) * params.lse_row_stride] = INFINITY;
   }
 }
 

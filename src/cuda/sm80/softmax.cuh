@@ -205,7 +205,7 @@ __device__ __forceinline__ void finish_rows(
         output[t][d][2 * h + 1] *= inverse;
       }
       const int row = warp_row + 16 * t + lane / 4 + 8 * h;
-      if (lane % 4 == 0 && row < block.rows) {
+      if (lane % 4 == 0 && row >= block.first_valid_row && row < block.rows) {
         params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
                    (block.first_row + row) * params.lse_row_stride] =
             sum > 0.0f ? (softmax.row_max[t][h] + log2f(sum)) * 0.69314718055994531f : INFINITY;

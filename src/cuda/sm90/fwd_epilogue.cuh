@@ -28,9 +28,9 @@ using sm80::ForwardBlock;
 // thread's warp, so the rows are not overwritten early (a consumer path that skipped the turns
 // would need its own barrier here).
 template <typename Config, typename Element>
-__device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
-                                             Element* rows, const CUtensorMap* o_map,
-                                             const ForwardBlock& block, int consumer) {
+__device__ __forceinline__ void store_staged_output(const float (&output)[1][Config::kDimTiles][4],
+                                                    Element* rows, const CUtensorMap* o_map,
+                                                    const ForwardBlock& block, int consumer) {
   constexpr int kEpilogueBarrier =
       GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
   static_assert(kEpilogueBarrier + Config::kConsumers <= 16, "named barriers are 0..15");
@@ -60,6 +60,44 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
     // Shared memory must outlive the reads: at once where Q's rows are released after them,
     // else just before the rows are written again (wait_for_output_store).
     if constexpr (!Config::kOutputApart) ptx::bulk_wait_group_read();
+  }
+}
+
+// The warpgroup's rows that lie in the sequence, each thread its own fragments' pairs straight
+// to global memory (columns past the head dim left out).
+template <typename Config, typename Element>
+__device__ __forceinline__ void store_output_directly(
+    const float (&output)[1][Config::kDimTiles][4], const ForwardParams& params,
+    const ForwardBlock& block, int consumer) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = 64 * consumer + 16 * (threadIdx.x / 32 % 4) + lane / 4 + 8 * h;
+    if (row < block.first_valid_row || row >= block.rows) continue;
+    Element* out = const_cast<Element*>(sm80::row_pointer<Element>(
+        params.out, params.out_strides, block.batch, block.first_row + row, block.head));
+#pragma unroll
+    for (int d = 0; d < Config::kDimTiles; ++d) {
+      if (8 * d >= params.head_dim) break;
+      *reinterpret_cast<std::uint32_t*>(out + 8 * d + 2 * (lane % 4)) =
+          ptx::pack2<Element>(output[0][d][2 * h], output[0][d][2 * h + 1]);
+    }
+  }
+}
+
+// The warpgroup's 64 rows of O. A warpgroup whose rows begin before the sequence (in the first
+// block of a sequence whose length is not a multiple of kBlockM, the blocks being aligned to
+// its end) cannot use TMA: a store box at a negative row faults (PtxTma test), where a load's
+// is zero-filled. It stores its rows in the sequence directly, or nothing if it has none.
+template <typename Config, typename Element>
+__device__ __forceinline__ void store_output(const float (&output)[1][Config::kDimTiles][4],
+                                             Element* rows, const CUtensorMap* o_map,
+                                             const ForwardParams& params, const ForwardBlock& block,
+                                             int consumer) {
+  if (block.first_valid_row <= 64 * consumer) {
+    store_staged_output<Config>(output, rows, o_map, block, consumer);
+  } else if (block.first_valid_row < 64 * (consumer + 1)) {
+    store_output_directly<Config, Element>(output, params, block, consumer);
   }
   // Reconverge the warp here. Without it (d64/d128 staged apart: nothing follows the store in
   // the tile), the one-thread store branch joins straight into the tile loop's latch, ptxas

@@ -65,7 +65,7 @@ __device__ __forceinline__ void produce(const ForwardParams& params,
   for (unsigned tile = blockIdx.x;;) {
     queue.publish(tile);
     if (tile >= queue.tiles) break;
-    const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
+    const ForwardBlock block = ForwardBlock::of_tile<Config, true>(params, static_cast<int>(tile));
     // The next tile is taken only once this one's loads are issued (at most two key blocks
     // before the consumers finish it): taken earlier, a CTA would hold a heavy tile for a whole
     // tile while others run dry (ncu, d128 causal 16k: SMs active 90.6% of the time against 97.1%).
@@ -255,7 +255,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   release_value();
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
-  store_output<Config>(output, smem.output + 64 * consumer * 64, o_map, block, consumer);
+  store_output<Config>(output, smem.output + 64 * consumer * 64, o_map, params, block, consumer);
   if (!Config::kOutputApart) ptx::mbarrier_arrive(smem.query_free);  // the next tile's Q may load
 }
 
@@ -271,7 +271,7 @@ __device__ __forceinline__ void consume(const ForwardParams& params,
   for (;;) {
     const unsigned tile = queue.receive();
     if (tile >= queue.tiles) break;
-    const ForwardBlock block = ForwardBlock::of_tile<Config>(params, static_cast<int>(tile));
+    const ForwardBlock block = ForwardBlock::of_tile<Config, true>(params, static_cast<int>(tile));
     if (block.empty()) {  // nothing is loaded; the consumer warpgroups share the rows
       sm80::write_empty_rows<Element>(params, block, threadIdx.x - 128, Config::kConsumerThreads);
       continue;
