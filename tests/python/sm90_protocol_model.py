@@ -12,8 +12,8 @@ there. Whoever changes those files updates the part here that mirrors what chang
   and a TMA store (store_output) reads its rows at a random later step.
 - Cta: ForwardSmem and forward_kernel's mbarrier_init; Cta.produce: produce(); TileQueue,
   RingPosition, GemmTurns: the kernel's structs of those names; Cta.consume: consume();
-  Cta.consume_tile: consume_tile() with issue_query_key, issue_probability_value and
-  release_value; Cta.store_output: store_output(). Simulation: the grid, whose CTAs share one
+  Cta.consume_tile: consume_tile() with issue_query_key, issue_probability_value,
+  release_key, release_value and RingStaging; Cta.store_output: store_output(). Simulation: the grid, whose CTAs share one
   tile counter (TileQueue::take), and the checks of the outcome. Fault: deliberate faults, one
   flag each, for the tests that show the checks catch them.
 
@@ -56,7 +56,8 @@ class Fault(enum.Enum):
     """Faults the model can inject, so that the tests can show each one is reported."""
 
     PUBLISH_WITHOUT_TILE_FREE = "publish() hands a tile over without waiting for tile_free"
-    QUERY_FREE_AFTER_SCORES = "Q released after the tile's last S although O is staged in it"
+    EARLY_RING_SIGNAL = ("a consumer signals that it no longer reads its last K before that S "
+                         "has landed (O is staged there)")
     STORE_WITHOUT_READ_WAIT = "store_output() returns before the TMA store has read its rows"
     KEY_FREE_BEFORE_SCORES = "K released before the S that reads it has landed"
 
@@ -88,11 +89,14 @@ class Tile:
 @dataclass(frozen=True)
 class Launch:
     consumers: int  # kConsumers: 3 at d64, else 2
-    output_apart: bool  # kOutputApart: O staged in its own buffer (d64, d128) or in Q's (d256)
+    output_apart: bool  # kOutputApart: O staged in its own buffer (d64, d128), else in the
+    # tile's last K/V stage (kOutputInRing, d256: two consumers only)
     grid: int  # CTAs: min(tiles, multiprocessors)
     tiles: tuple[Tile, ...]
 
     def __post_init__(self):
+        if not self.output_apart and self.consumers != 2:
+            raise ValueError("staging O in the ring takes two consumers, one half each")
         if not 1 <= self.grid <= len(self.tiles):
             raise ValueError(f"grid {self.grid} for {len(self.tiles)} tiles: the launch takes "
                              "min(tiles, multiprocessors)")
@@ -441,6 +445,51 @@ class GemmTurns:
             yield from self.begin()
 
 
+class RingStaging:
+    """RingStaging (no staging buffer, d256): consumer c stages its O in half c of the tile's last
+    K/V stage (0: K, 1: V) and holds back its release of that stage until the TMA store has read
+    it; the other consumer signals on the half's named barrier once its last wgmma reading it has
+    finished. One use of each barrier per non-empty tile: `generation` counts them."""
+
+    def __init__(self, cta, consumer, generation, who):
+        self.cta = cta
+        self.consumer = consumer
+        self.generation = generation
+        self.who = who
+        self.active = not cta.launch.output_apart
+
+    def holds_key(self, last):
+        return self.active and last and self.consumer == 0
+
+    def holds_value(self, last):
+        return self.active and last and self.consumer == 1
+
+    def keys_read(self, last):
+        if self.active and last and self.consumer == 1:
+            yield from arrive(self.cta.named_barriers[self.cta.ring_barrier], TURN_THREADS,
+                              self.generation, self.who)
+
+    def values_read(self, last):
+        if self.active and last and self.consumer == 0:
+            yield from arrive(self.cta.named_barriers[self.cta.ring_barrier + 1], TURN_THREADS,
+                              self.generation, self.who)
+
+    def acquire(self):
+        yield from bar_sync(self.cta.named_barriers[self.cta.ring_barrier + self.consumer],
+                            TURN_THREADS, self.generation, self.who)
+
+    def release(self, warp, behind):
+        """The warpgroup meets once more (behind its storing thread's wait for the store's
+        reads), then its warps give back the stage they held."""
+        cta = self.cta
+        generation = cta.epilogue_syncs[self.consumer][warp]
+        cta.epilogue_syncs[self.consumer][warp] += 1
+        yield from bar_sync(cta.named_barriers[cta.epilogue_barrier + self.consumer],
+                            WARPGROUP_THREADS, generation, self.who)
+        held = (cta.key_free if self.consumer == 0 else cta.value_free)[behind.stage()]
+        yield from arrive(held, WARP_THREADS, behind.phase(), self.who)
+
+
 class Cta:
     """One CTA: ForwardSmem with its barriers initialised as forward_kernel does, and its agents."""
 
@@ -484,9 +533,17 @@ class Cta:
                      for warp in range(WARPGROUP_WARPS)] for consumer in range(launch.consumers)]
 
         self.query = rows("query")
-        self.keys = [Buffer(f"{self.prefix}key[{stage}]") for stage in range(STAGES)]
-        self.values = [Buffer(f"{self.prefix}value[{stage}]") for stage in range(STAGES)]
-        self.output = rows("output") if launch.output_apart else self.query
+        # [stage][warp]: a K or V stage in four parts, one per warp of a consumer that stages
+        # its O rows there (RingStaging); a load or a wgmma takes all four.
+        def stages(what):
+            return [[Buffer(f"{self.prefix}{what}[{stage}][{warp}]")
+                     for warp in range(WARPGROUP_WARPS)] for stage in range(STAGES)]
+
+        self.keys = stages("key")
+        self.values = stages("value")
+        self.output = rows("output") if launch.output_apart else None
+        # RingStaging::kFirstBarrier + half (0: K, consumer 0's O; 1: V, consumer 1's)
+        self.ring_barrier = self.epilogue_barrier + launch.consumers
         # Per consumer, its last TMA store of O staged apart, until wait_for_output_store.
         self.unread_store = [None] * launch.consumers
 
@@ -514,14 +571,9 @@ class Cta:
                 tile = queue.take()
                 yield
                 continue
-            query_first = queries == 0 or self.launch.output_apart
-            if query_first:
-                yield from self.load_query(tile, queries, who)
-            yield from self.load_key_block(ring, tile, block.key_blocks - 1, who)
-            if not query_first:
-                yield from self.load_query(tile, queries, who)
+            yield from self.load_query(tile, queries, who)
             queries += 1
-            for n in range(block.key_blocks - 2, -1, -1):
+            for n in range(block.key_blocks - 1, -1, -1):
                 yield from self.load_key_block(ring, tile, n, who)
             tile = queue.take()
             yield
@@ -534,10 +586,10 @@ class Cta:
     def load_key_block(self, ring, tile, n, who):
         stage = ring.stage()
         yield from wait(self.key_free[stage], ring.parity() ^ 1, ring.phase() - 1, who)
-        yield from self.load_tile([self.keys[stage]], ("K", tile, n), self.key_full[stage],
+        yield from self.load_tile(self.keys[stage], ("K", tile, n), self.key_full[stage],
                                   ring.phase(), who)
         yield from wait(self.value_free[stage], ring.parity() ^ 1, ring.phase() - 1, who)
-        yield from self.load_tile([self.values[stage]], ("V", tile, n), self.value_full[stage],
+        yield from self.load_tile(self.values[stage], ("V", tile, n), self.value_full[stage],
                                   ring.phase(), who)
         ring.advance()
 
@@ -580,12 +632,11 @@ class Cta:
 
     def consume_tile(self, tile, block, consumer, warp, turns, ring, queries, who):
         """consume_tile(): key blocks n = key_blocks - 1 .. 0; S of block n - 1 is issued with
-        the P V of block n."""
-        query_free_after_scores = (self.launch.output_apart
-                                   or self.simulation.fault is Fault.QUERY_FREE_AFTER_SCORES)
+        the P V of block n. Q goes back once the last S (block 0's) has landed."""
+        staging = RingStaging(self, consumer, queries, who)
 
         def release_query_after_scores(n):
-            if query_free_after_scores and n == 0:
+            if n == 0:
                 yield from arrive(self.query_free, WARP_THREADS, queries, who)
 
         yield from wait(self.query_full, queries & 1, queries, who)
@@ -593,7 +644,7 @@ class Cta:
         yield from turns.begin()
         scores = yield from self.issue_query_key(consumer, ring, tile, n, who)
         yield from turns.end()
-        yield from self.land_scores(scores, ring, who)  # wgmma_wait<0>
+        yield from self.land_scores(scores, ring, staging, n == 0, who)  # wgmma_wait<0>
         ring.advance()
         yield from release_query_after_scores(n)
         while n > 0:
@@ -602,56 +653,71 @@ class Cta:
             behind = RingPosition(ring.uses - 1)  # the P V reads V one block behind the S's K
             product = yield from self.issue_probability_value(behind, tile, n, who)
             yield from turns.end()
-            yield from self.land_scores(scores, ring, who)  # wgmma_wait<1>: S was committed first
+            # wgmma_wait<1>: S was committed first
+            yield from self.land_scores(scores, ring, staging, n - 1 == 0, who)
             yield from release_query_after_scores(n - 1)
             n -= 1
-            yield from self.release_value(product, behind, who)
+            yield from self.release_value(product, behind, staging, False, who)
             ring.advance()
         yield from self.wait_for_output_store(consumer, warp)  # the previous tile's
         yield from turns.begin()
         behind = RingPosition(ring.uses - 1)
         product = yield from self.issue_probability_value(behind, tile, 0, who)
         yield from turns.end()
-        yield from self.release_value(product, behind, who)
-        yield from self.store_output(tile, block, consumer, warp, who)
-        if not query_free_after_scores:  # the next tile's Q may load over the stored O
-            yield from arrive(self.query_free, WARP_THREADS, queries, who)
+        yield from self.release_value(product, behind, staging, True, who)
+        if self.launch.output_apart:
+            yield from self.store_output(tile, block, consumer, warp, self.output[consumer], who)
+        else:
+            yield from staging.acquire()
+            rows = (self.keys if consumer == 0 else self.values)[behind.stage()]
+            yield from self.store_output(tile, block, consumer, warp, rows, who)
+            yield from staging.release(warp, behind)
 
     def issue_query_key(self, consumer, ring, tile, n, who):
         """issue_query_key: once K has landed, S = Q Kᵀ reads Q and K until waited for."""
         stage = ring.stage()
         yield from wait(self.key_full[stage], ring.parity(), ring.phase(), who)
         scores = Reads(who, [(buffer, ("Q", tile)) for buffer in self.query[consumer]]
-                       + [(self.keys[stage], ("K", tile, n))])
+                       + [(buffer, ("K", tile, n)) for buffer in self.keys[stage]])
         yield
         return scores
 
-    def land_scores(self, scores, ring, who):
-        """wgmma_wait for the S, then K's stage goes back to the producer."""
+    def land_scores(self, scores, ring, staging, last, who):
+        """wgmma_wait for the S, then release_key: K's stage goes back to the producer, unless O
+        is staged there after the tile's `last` block (RingStaging)."""
         early = self.simulation.fault is Fault.KEY_FREE_BEFORE_SCORES
+        early_signal = self.simulation.fault is Fault.EARLY_RING_SIGNAL
+        if early_signal:
+            yield from staging.keys_read(last)
         if not early:
             yield from wgmma_wait(scores)
-        yield from arrive(self.key_free[ring.stage()], WARP_THREADS, ring.phase(), who)
+        if not staging.holds_key(last):
+            yield from arrive(self.key_free[ring.stage()], WARP_THREADS, ring.phase(), who)
         if early:
             yield from wgmma_wait(scores)
+        if not early_signal:
+            yield from staging.keys_read(last)
 
     def issue_probability_value(self, behind, tile, n, who):
         """issue_probability_value: once V has landed, O += P V reads it until waited for."""
         stage = behind.stage()
         yield from wait(self.value_full[stage], behind.parity(), behind.phase(), who)
-        product = Reads(who, [(self.values[stage], ("V", tile, n))])
+        product = Reads(who, [(buffer, ("V", tile, n)) for buffer in self.values[stage]])
         yield
         return product
 
-    def release_value(self, product, behind, who):
-        """release_value: wgmma_wait<0>, then V's stage goes back to the producer."""
+    def release_value(self, product, behind, staging, last, who):
+        """release_value: wgmma_wait<0>, then V's stage goes back to the producer (as K's in
+        land_scores)."""
         yield from wgmma_wait(product)
-        yield from arrive(self.value_free[behind.stage()], WARP_THREADS, behind.phase(), who)
+        if not staging.holds_value(last):
+            yield from arrive(self.value_free[behind.stage()], WARP_THREADS, behind.phase(), who)
+        yield from staging.values_read(last)
 
-    def store_output(self, tile, block, consumer, warp, who):
+    def store_output(self, tile, block, consumer, warp, rows, who):
         """store_output(): the warp writes its O rows into the staging rows, the warpgroup meets
         at its epilogue barrier, and thread 0 (in warp 0) stores the rows when some lie inside
-        the sequence; it waits until the store has read them at once when they are Q's (d256),
+        the sequence; it waits until the store has read them at once when they are a K/V stage's (d256),
         else later (wait_for_output_store). A consumer whose rows start before the sequence
         stores its rows from registers instead: no shared memory, no barrier."""
         if block.stores_directly(consumer):
@@ -661,7 +727,6 @@ class Cta:
             return
         if not block.stages(consumer):
             return
-        rows = self.output[consumer]
         yield from self.write_rows(rows[warp], ("O", tile), who)
         generation = self.epilogue_syncs[consumer][warp]
         self.epilogue_syncs[consumer][warp] += 1

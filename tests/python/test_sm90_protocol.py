@@ -21,7 +21,7 @@ def tiles_of(consumers, *key_blocks, rows=None):
 
 
 def random_launch(rng):
-    """2 or 3 consumers, O apart or in Q's rows, 1 .. 8 tiles of 1 .. 3 key blocks with a run of
+    """2 or 3 consumers, O apart or (2 consumers) in the ring, 1 .. 8 tiles of 1 .. 3 key blocks with a run of
     empty tiles at the head, middle or tail, or scattered, or none; some tiles with rows past the
     sequence's end or before its start (a consumer without rows stores nothing); from one CTA up
     to one tile per CTA."""
@@ -52,7 +52,7 @@ def random_launch(rng):
 
     tiles = tuple(tile(b) for b in blocks)
     grid = count if rng.random() < 0.2 else rng.randint(1, min(count, 3))
-    return Launch(consumers, rng.random() < 0.5, grid, tiles)
+    return Launch(consumers, consumers == 3 or rng.random() < 0.5, grid, tiles)
 
 
 def test_random_schedules_pass():
@@ -69,8 +69,8 @@ EDGE_TILES = {
 }
 
 
-@pytest.mark.parametrize("output_apart", (True, False))
-@pytest.mark.parametrize("consumers", (2, 3))
+# d64 (three consumers, O apart), d128 (two, apart), d256 (two, O in the ring).
+@pytest.mark.parametrize("consumers, output_apart", ((3, True), (2, True), (2, False)))
 @pytest.mark.parametrize("pattern", EDGE_TILES)
 def test_edge_launches_pass(pattern, consumers, output_apart):
     key_blocks = EDGE_TILES[pattern]
@@ -86,7 +86,7 @@ def test_edge_launches_pass(pattern, consumers, output_apart):
 # Per fault: a launch that exposes it, and what the report must name.
 FAULT_CASES = [
     (Fault.PUBLISH_WITHOUT_TILE_FREE, Launch(2, True, 1, tiles_of(2, 0, 0, 0, 0, 1)), "tile_"),
-    (Fault.QUERY_FREE_AFTER_SCORES, Launch(2, False, 1, tiles_of(2, 2, 1, 2)), r"query\["),
+    (Fault.EARLY_RING_SIGNAL, Launch(2, False, 1, tiles_of(2, 2, 1, 2)), r"writes \('O'"),
     (Fault.STORE_WITHOUT_READ_WAIT, Launch(2, True, 1, tiles_of(2, 1, 1, 1, 1)), "TMA store"),
     (Fault.STORE_WITHOUT_READ_WAIT, Launch(2, False, 1, tiles_of(2, 1, 1, 1, 1)), "TMA store"),
     (Fault.KEY_FREE_BEFORE_SCORES, Launch(3, True, 1, tiles_of(3, 3, 3)), r"key\["),

@@ -9,8 +9,8 @@
 // from shared memory). The softmax of one block overlaps the P V of the one before, the consumers
 // take turns issuing their GEMMs (ping-pong), and K and V are released apart so the ring refills
 // early. Key blocks are walked last to first, so masked blocks come first. O leaves through a
-// staging buffer (its own, or the consumer's dead Q rows at d256) and a TMA store; the next
-// tile's Q (when O is staged apart) and first K and V load meanwhile.
+// staging buffer (its own, or at d256 half of the tile's last K/V stage: RingStaging) and a TMA
+// store; the next tile's Q and first K and V load meanwhile.
 //
 // Synchronisation across tiles. The producer takes each tile and hands its number to the
 // consumers (TileQueue); both sides skip the same empty tiles (rows that see no key: the
@@ -20,15 +20,15 @@
 // release of the previous use first; a fresh barrier passes the parity-1 wait, so each barrier's
 // first use goes through at once).
 // - query_full / query_free: one phase per non-empty tile. The consumers release Q once the
-//   tile's last S has landed where O has a staging buffer of its own (d64, d128), else once
-//   the TMA store of their O, staged in their Q rows, has read it.
+//   tile's last S has landed.
 // - key_full[s], value_full[s] / key_free[s] (once the S reading it has landed), value_free[s]
 //   (once the P V has): the ring, counted in one RingPosition per side over the CTA's whole run,
-//   so the i-th key block of the CTA is the i-th use of its stage on both sides. The producer
-//   loads a tile's Q, first K and first V in the order the consumers release the previous
-//   tile's.
+//   so the i-th key block of the CTA is the i-th use of its stage on both sides. At d256 the
+//   consumer that stages its O in the tile's last K (V) releases that stage only once the TMA
+//   store has read it (RingStaging). The producer loads a tile's Q, then its key blocks.
 // - tile_full[s] / tile_free[s]: TileQueue's two slots, one phase per handed-over tile number.
-// - GemmTurns: balanced over the CTA's whole run (see there).
+// - GemmTurns: balanced over the CTA's whole run (see there). RingStaging's two named barriers:
+//   one use each per non-empty tile, by the same two warpgroups.
 #pragma once
 
 #include <cuda.h>
@@ -89,15 +89,11 @@ __device__ __forceinline__ void produce(const ForwardParams& params,
       load_tile<Config>(smem.query, Config::kBlockM, q_map, smem.query_full, block.first_row,
                         block.head, block.batch);
     };
-    // The CTA's first Q goes first (nothing to wait for); later ones in the order the consumers
-    // release them: after the previous tile's last S (with K) when O is staged apart, after its
-    // store (last) otherwise.
-    const bool query_first = queries == 0 || Config::kOutputApart;
-    if (query_first) load_query();
-    load_key_block(block.end_key_block - 1);
-    if (!query_first) load_query();
+    // Q first: the consumers release the previous tile's once its last S has landed, before
+    // they release its last K and V.
+    load_query();
     ++queries;
-    for (int n = block.end_key_block - 2; n >= block.first_key_block; --n)
+    for (int n = block.end_key_block - 1; n >= block.first_key_block; --n)
       load_key_block(n);
     tile = queue.take();
   }
@@ -207,11 +203,20 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     multiply_probability_value<Config>(probabilities, smem.value(behind().stage()), output_flat);
     ptx::wgmma_commit();
   };
-  // The P V has finished: O may be read, V's stage goes back to the producer.
-  const auto release_value = [&] {
+  const RingStaging<Config> staging{consumer};
+  // The P V has finished: O may be read, V's stage goes back to the producer (unless O is staged
+  // there after the tile's `last` block).
+  const auto release_value = [&](bool last) {
     ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(output_flat);
-    ptx::mbarrier_arrive(&smem.value_free[behind().stage()]);
+    if (!staging.holds_value(last)) ptx::mbarrier_arrive(&smem.value_free[behind().stage()]);
+    staging.values_read(last);
+  };
+  // The S of block n has landed: its K goes back (unless O is staged there after the last block).
+  const auto release_key = [&](int n) {
+    const bool last = n == block.first_key_block;
+    if (!staging.holds_key(last)) ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
+    staging.keys_read(last);
   };
 
   ptx::mbarrier_wait(smem.query_full, queries & 1);
@@ -220,13 +225,13 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
   turns.end();
   ptx::wgmma_wait<0>();
-  ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
+  release_key(n);
   ring.advance();
   softmax.absorb_scores(scores, transform_step(n));  // O is still 0: nothing to rescale
   pack_probabilities();
-  // The tile's last S has landed: with O staged apart, Q is free for the next tile.
+  // The tile's last S has landed: Q is free for the next tile.
   const auto release_query_after_scores = [&](int n) {
-    if (Config::kOutputApart && n == block.first_key_block) ptx::mbarrier_arrive(smem.query_free);
+    if (n == block.first_key_block) ptx::mbarrier_arrive(smem.query_free);
   };
   release_query_after_scores(n);
   while (n > block.first_key_block) {
@@ -235,14 +240,14 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     issue_probability_value(/*fence=*/false);
     turns.end();
     ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
-    ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
+    release_key(n - 1);
     release_query_after_scores(n - 1);
     // Only the row maxima overlap the P V: with it finished, the exponentials (a stream of MUFUs
     // the SFU takes one per 8 cycles a warp) interleave with the O rescale, the sums and the
     // packing of P instead of running back to back after them.
     const float score_scale = transform_step(--n);
     const typename Softmax::Rescale rescale = softmax.raise_max(scores, score_scale);
-    release_value();
+    release_value(/*last=*/false);
     ring.advance();
     Softmax::apply(rescale, output);
     softmax.exponentiate(scores, score_scale);
@@ -252,11 +257,17 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   turns.begin();
   issue_probability_value(/*fence=*/true);
   turns.end();
-  release_value();
+  release_value(/*last=*/true);
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
-  store_output<Config>(output, smem.output + 64 * consumer * 64, o_map, params, block, consumer);
-  if (!Config::kOutputApart) ptx::mbarrier_arrive(smem.query_free);  // the next tile's Q may load
+  if constexpr (Config::kOutputInRing) {
+    const int stage = behind().stage();
+    staging.acquire();
+    store_output<Config>(output, staging.rows(smem, stage), o_map, params, block, consumer);
+    staging.release(smem, stage);
+  } else {
+    store_output<Config>(output, smem.output + 64 * consumer * 64, o_map, params, block, consumer);
+  }
 }
 
 // Consumer warpgroup: every tile of this CTA, in the producer's order.

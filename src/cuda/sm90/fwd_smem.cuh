@@ -39,7 +39,7 @@ struct ForwardSmem {
     keys = query + Config::kQueryElements;
     values = keys + Config::kStages * Config::kKeyElements;
     Element* end = values + Config::kStages * Config::kKeyElements;
-    output = Config::kOutputApart ? end : query;
+    output = Config::kOutputApart ? end : nullptr;  // else staged in the ring (RingStaging)
     if (Config::kOutputApart) end += Config::kQueryElements;
     query_full = reinterpret_cast<std::uint64_t*>(end);
     query_free = query_full + 1;
