@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from sm90_protocol_model import (Agent, Fault, Launch, MBarrier, ProtocolError, Scheduler, Tile,
-                                 arrive, simulate, wait)
+from protocol_sim import Agent, MBarrier, ProtocolError, Scheduler, arrive, wait
+from sm90_protocol_model import Fault, Launch, Tile, simulate
 
 SCHEDULES = 300  # random launches, one schedule each (a stress run: the same loop, longer)
 EDGE_SEEDS = 4
