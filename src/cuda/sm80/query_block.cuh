@@ -46,7 +46,7 @@ struct ForwardBlock {
                                     : (row_blocks - 1 - blocks_from_end) * Config::kBlockM;
     block.first_valid_row = max(0, -block.first_row);
     block.rows = min(Config::kBlockM, params.seqlen_q - block.first_row);
-    const int first_row = block.first_row + block.first_valid_row;
+    const int first_row = block.first_sequence_row();
     const auto key_begin = params.window.first_key(first_row);
     const auto key_end = params.window.last_key(block.first_row + block.rows - 1) + 1;
     block.first_key_block = static_cast<int>(key_begin / Config::kBlockN);
@@ -66,6 +66,9 @@ struct ForwardBlock {
     block.end_unmasked_block = static_cast<int>(unmasked_end > 0 ? unmasked_end : 0);
     return block;
   }
+
+  // The first of the block's rows that lies in the sequence.
+  __device__ int first_sequence_row() const { return first_row + first_valid_row; }
 
   // No row of the block sees a key: its output is written without any key block.
   __device__ bool empty() const { return end_key_block <= first_key_block; }
@@ -193,7 +196,7 @@ __device__ __forceinline__ void probabilities_and_score_grad(const ForwardParams
 template <typename Element>
 __device__ void write_empty_rows(const ForwardParams& params, const ForwardBlock& block, int thread,
                                  int threads) {
-  const int first_row = block.first_row + block.first_valid_row;
+  const int first_row = block.first_sequence_row();
   const int rows = block.rows - block.first_valid_row;
   Element* out = const_cast<Element*>(
       row_pointer<Element>(params.out, params.out_strides, block.batch, first_row, block.head));

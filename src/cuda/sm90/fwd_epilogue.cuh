@@ -27,13 +27,16 @@ using sm80::ForwardBlock;
 // warpgroup's other threads write the rows again only after that begin(), which waits for the
 // thread's warp, so the rows are not overwritten early (a consumer path that skipped the turns
 // would need its own barrier here).
+// store_output's barrier per consumer warpgroup, after GemmTurns' (and before RingStaging's).
+template <typename Config>
+inline constexpr int kEpilogueBarrier =
+    GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
+
 template <typename Config, typename Element>
 __device__ __forceinline__ void store_staged_output(const float (&output)[1][Config::kDimTiles][4],
                                                     Element* rows, const CUtensorMap* o_map,
                                                     const ForwardBlock& block, int consumer) {
-  constexpr int kEpilogueBarrier =
-      GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
-  static_assert(kEpilogueBarrier + Config::kConsumers <= 16, "named barriers are 0..15");
+  static_assert(kEpilogueBarrier<Config> + Config::kConsumers <= 16, "named barriers are 0..15");
   const int lane = threadIdx.x % 32;
   const std::uint32_t base = ptx::shared_address(rows);
 #pragma unroll
@@ -49,7 +52,7 @@ __device__ __forceinline__ void store_staged_output(const float (&output)[1][Con
     }
   }
   ptx::fence_async_shared();
-  ptx::named_barrier_sync(kEpilogueBarrier + consumer, 128);
+  ptx::named_barrier_sync(kEpilogueBarrier<Config> + consumer, 128);
   if (threadIdx.x % 128 == 0 && block.rows > 64 * consumer) {
 #pragma unroll
     for (int column_block = 0; column_block < Config::kColumnBlocks; ++column_block) {
@@ -116,8 +119,7 @@ __device__ __forceinline__ void store_output(const float (&output)[1][Config::kD
 // tile's last S, and the next tile's Q loads under the last P V and the epilogue.
 template <typename Config>
 struct RingStaging {
-  static constexpr int kFirstBarrier =
-      GemmTurns<Config::kConsumers>::kFirstBarrier + 2 * Config::kConsumers;
+  static constexpr int kFirstBarrier = kEpilogueBarrier<Config> + Config::kConsumers;
   static_assert(kFirstBarrier + 2 <= 16, "named barriers are 0..15");
   int consumer;
 
@@ -151,9 +153,7 @@ struct RingStaging {
   // measurement for later.)
   template <typename Element>
   __device__ void release(const ForwardSmem<Config, Element>& smem, int stage) const {
-    constexpr int kEpilogueBarrier =
-        GemmTurns<Config::kConsumers>::kFirstBarrier + Config::kConsumers;
-    ptx::named_barrier_sync(kEpilogueBarrier + consumer, 128);
+    ptx::named_barrier_sync(kEpilogueBarrier<Config> + consumer, 128);
     ptx::mbarrier_arrive(consumer == 0 ? &smem.key_free[stage] : &smem.value_free[stage]);
   }
 };

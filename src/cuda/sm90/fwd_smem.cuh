@@ -26,7 +26,7 @@ struct ForwardSmem {
   // (once its P V has); released apart, K can be refilled while the P V still reads V.
   std::uint64_t* key_free;
   std::uint64_t* value_free;
-  Element* output;           // [kBlockM] rows staged for the TMA store: its own buffer or Q's
+  Element* output;  // [kBlockM] rows staged for the TMA store where they have a buffer (d64, d128)
   std::uint64_t* tile_full;  // [kTileSlots]
   std::uint64_t* tile_free;  // [kTileSlots]
   int* tile_slots;           // [kTileSlots]: tile numbers handed to the consumers
