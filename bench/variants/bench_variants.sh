@@ -185,7 +185,7 @@ for name in names:
         ratios.setdefault(key, {})[name] = ours / anchor if ours and anchor else None
         anchors.setdefault(key, {})[name] = anchor
 shown = [name for name in names if any(name in row for row in ratios.values())]
-label = {name: name if name == "baseline" else name.split("-")[0] for name in names}
+label = {name: "baseline" if name == "baseline" else f"v{i}" for i, name in enumerate(names)}
 print(f"\n{our_impl} / {anchor_impl} (bf16, same run per variant); [x] = change vs baseline")
 for name in names:
     print(f"  {label[name]:>8}: {name:<40} tests {verdict.get(name, '?')}")
