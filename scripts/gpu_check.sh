@@ -46,6 +46,7 @@ run_sanitizer() {
   local problems=("--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal"
     "--head-dim 128 --seqlen-q 129 --seqlen-k 77 --kv-heads 1 --window 20,5"
     "--head-dim 256 --seqlen-q 65 --seqlen-k 300 --softcap 30 --dtype float16"
+    "--head-dim 128 --seqlen-q 250 --seqlen-k 333 --softcap 30"
     "--head-dim 40 --seqlen-q 100 --seqlen-k 100"
     "--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal --kv-heads 1 --backward"
     "--head-dim 128 --seqlen-q 129 --seqlen-k 300 --window 20,5 --softcap 30 --backward"
@@ -54,7 +55,8 @@ run_sanitizer() {
     # More tiles than multiprocessors: several CTA waves (and a persistent grid's hand-over from
     # tile to tile); the later --batch/--heads override the defaults below.
     "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --causal --batch 3 --heads 16 --kv-heads 4"
-    "--head-dim 64 --seqlen-q 777 --seqlen-k 800 --window 100,50 --batch 2 --heads 24")
+    "--head-dim 64 --seqlen-q 777 --seqlen-k 800 --window 100,50 --batch 2 --heads 24"
+    "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --batch 4 --heads 16 --kv-heads 2")
   for tool in memcheck racecheck synccheck; do
     for problem in "${problems[@]}"; do
       # SANITIZE_FORWARD_ONLY=1: skip the backward problems (for a change to the forward alone).

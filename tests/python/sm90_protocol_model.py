@@ -82,15 +82,20 @@ class Tile:
 
 @dataclass(frozen=True)
 class Launch:
-    consumers: int  # kConsumers: 3 at d64, else 2
+    consumers: int  # kConsumers: 3 at d64 and d128 without a band, else 2
     output_apart: bool  # kOutputApart: O staged in its own buffer (d64, d128), else in the
     # tile's last K/V stage (kOutputInRing, d256: two consumers only)
     grid: int  # CTAs: min(tiles, multiprocessors)
     tiles: tuple[Tile, ...]
+    # kOverlapInWarpgroup: the next S issued with the P V (all but d128 without a band), else
+    # S, softmax, P V in turn per key block
+    overlap: bool = True
 
     def __post_init__(self):
         if not self.output_apart and self.consumers != 2:
             raise ValueError("staging O in the ring takes two consumers, one half each")
+        if not self.overlap and not self.output_apart:
+            raise ValueError("without overlap (d128) O is staged apart")
         if not 1 <= self.grid <= len(self.tiles):
             raise ValueError(f"grid {self.grid} for {len(self.tiles)} tiles: the launch takes "
                              "min(tiles, multiprocessors)")
@@ -381,8 +386,9 @@ class Cta:
         yield from turns.finish()
 
     def consume_tile(self, tile, block, consumer, warp, turns, ring, queries, who):
-        """consume_tile(): key blocks n = key_blocks - 1 .. 0; S of block n - 1 is issued with
-        the P V of block n. Q goes back once the last S (block 0's) has landed."""
+        """consume_tile(): key blocks n = key_blocks - 1 .. 0; with overlap S of block n - 1 is
+        issued with the P V of block n, else each block's S, then its P V. Q goes back once the
+        last S (block 0's) has landed."""
         staging = RingStaging(self, consumer, queries, who)
 
         def release_query_after_scores(n):
@@ -390,6 +396,24 @@ class Cta:
                 yield from arrive(self.query_free, WARP_THREADS, queries, who)
 
         yield from wait(self.query_full, queries & 1, queries, who)
+        if not self.launch.overlap:
+            for n in reversed(range(block.key_blocks)):
+                last = n == 0
+                yield from turns.begin()
+                scores = yield from self.issue_query_key(consumer, ring, tile, n, who)
+                yield from turns.end()
+                yield from self.land_scores(scores, ring, staging, last, who)
+                yield from release_query_after_scores(n)
+                if last:
+                    yield from self.wait_for_output_store(consumer, warp)  # the previous tile's
+                    yield from turns.begin()
+                product = yield from self.issue_probability_value(ring, tile, n, who)
+                if last:
+                    yield from turns.end()
+                yield from self.release_value(product, ring, staging, last, who)
+                ring.advance()
+            yield from self.store_output(tile, block, consumer, warp, self.output[consumer], who)
+            return
         n = block.key_blocks - 1
         yield from turns.begin()
         scores = yield from self.issue_query_key(consumer, ring, tile, n, who)

@@ -21,7 +21,7 @@ def tiles_of(consumers, *key_blocks, rows=None):
 
 
 def random_launch(rng):
-    """2 or 3 consumers, O apart or (2 consumers) in the ring, 1 .. 8 tiles of 1 .. 3 key blocks with a run of
+    """2 or 3 consumers, O apart (with or without overlap) or (2 consumers) in the ring, 1 .. 8 tiles of 1 .. 3 key blocks with a run of
     empty tiles at the head, middle or tail, or scattered, or none; some tiles with rows past the
     sequence's end or before its start (a consumer without rows stores nothing); from one CTA up
     to one tile per CTA."""
@@ -52,7 +52,8 @@ def random_launch(rng):
 
     tiles = tuple(tile(b) for b in blocks)
     grid = count if rng.random() < 0.2 else rng.randint(1, min(count, 3))
-    return Launch(consumers, consumers == 3 or rng.random() < 0.5, grid, tiles)
+    output_apart = consumers == 3 or rng.random() < 0.5
+    return Launch(consumers, output_apart, grid, tiles, not output_apart or rng.random() < 0.7)
 
 
 def test_random_schedules_pass():
@@ -69,10 +70,12 @@ EDGE_TILES = {
 }
 
 
-# d64 (three consumers, O apart), d128 (two, apart), d256 (two, O in the ring).
-@pytest.mark.parametrize("consumers, output_apart", ((3, True), (2, True), (2, False)))
+# d64 (three consumers, O apart), d128 without a band (three, apart, no overlap) and under one
+# (two, apart), d256 (two, O in the ring).
+@pytest.mark.parametrize("consumers, output_apart, overlap",
+                         ((3, True, True), (3, True, False), (2, True, True), (2, False, True)))
 @pytest.mark.parametrize("pattern", EDGE_TILES)
-def test_edge_launches_pass(pattern, consumers, output_apart):
+def test_edge_launches_pass(pattern, consumers, output_apart, overlap):
     key_blocks = EDGE_TILES[pattern]
     # Rows inside the sequence for all consumers, or only the first one's.
     for rows in (None, 1):
@@ -80,7 +83,7 @@ def test_edge_launches_pass(pattern, consumers, output_apart):
         # One CTA for all tiles, CTAs sharing them, one tile per CTA.
         for grid in sorted({1, 2, len(tiles)}):
             for seed in range(EDGE_SEEDS):
-                simulate(Launch(consumers, output_apart, grid, tiles), seed)
+                simulate(Launch(consumers, output_apart, grid, tiles, overlap), seed)
 
 
 # Per fault: a launch that exposes it, and what the report must name.
@@ -90,11 +93,14 @@ FAULT_CASES = [
     (Fault.STORE_WITHOUT_READ_WAIT, Launch(2, True, 1, tiles_of(2, 1, 1, 1, 1)), "TMA store"),
     (Fault.STORE_WITHOUT_READ_WAIT, Launch(2, False, 1, tiles_of(2, 1, 1, 1, 1)), "TMA store"),
     (Fault.KEY_FREE_BEFORE_SCORES, Launch(3, True, 1, tiles_of(3, 3, 3)), r"key\["),
+    (Fault.KEY_FREE_BEFORE_SCORES, Launch(3, True, 1, tiles_of(3, 3, 3), False), r"key\["),
+    (Fault.STORE_WITHOUT_READ_WAIT, Launch(3, True, 1, tiles_of(3, 1, 1, 1, 1), False),
+     "TMA store"),
 ]
 
 
 @pytest.mark.parametrize("fault, launch, named", FAULT_CASES,
-                         ids=[f"{fault.name}-apart{launch.output_apart}"
+                         ids=[f"{fault.name}-apart{launch.output_apart}-overlap{launch.overlap}"
                               for fault, launch, _ in FAULT_CASES])
 def test_fault_is_reported(fault, launch, named):
     for seed in range(FAULT_SEEDS):

@@ -84,8 +84,9 @@ struct ForwardBlock {
 // factor that takes the result to the log2 domain: the softmax (or the backward's exp2 against
 // the LSE) folds it into its exp2 FFMA, so the plain path costs nothing here. Each option is a
 // uniform branch around its own loop, and the mask's 64-bit window arithmetic runs once per
-// row, not per score.
-template <int RowTiles, int KeyTiles>
+// row, not per score. Banded = false: the caller runs only problems without a causal or window
+// mask, so only the sequence's end is masked.
+template <int RowTiles, int KeyTiles, bool Banded = true>
 __device__ __forceinline__ float transform_scores(const ForwardParams& params,
                                                   std::int64_t first_row, std::int64_t first_key,
                                                   bool masked,
@@ -116,8 +117,9 @@ __device__ __forceinline__ float transform_scores(const ForwardParams& params,
     for (int h = 0; h < 2; ++h) {
       const std::int64_t row = first_row + 16 * t + lane / 4 + 8 * h;
       // Visible keys of this row as fragment columns [begin, end).
-      const std::int64_t begin = params.window.first_key(row) - first_key;
-      const std::int64_t end_window = params.window.last_key(row) + 1 - first_key;
+      const std::int64_t begin = Banded ? params.window.first_key(row) - first_key : 0;
+      const std::int64_t end_window =
+          Banded ? params.window.last_key(row) + 1 - first_key : kColumns;
       const int visible_begin = static_cast<int>(begin > 0 ? begin : 0);
       std::int64_t end = end_window < keys_left ? end_window : keys_left;
       end = end < kColumns ? end : kColumns;

@@ -4,13 +4,23 @@
 
 namespace flashattn::sm90 {
 
-template <int HeadDim>
+// Banded: a causal or sliding-window mask (each row sees a band of keys). Only d128 tiles it
+// apart (see kConsumers).
+template <int HeadDim, bool Banded = false>
 struct ForwardConfig {
   static constexpr int kHeadDim = HeadDim;
+  // Whether the kernel may see a band: where it is tiled apart (d128), the kernel without one
+  // masks only the sequence's end.
+  static constexpr bool kBanded = Banded || HeadDim != 128;
   // d64's GEMMs are short next to its softmax: a third consumer keeps the tensor cores fed. Its
   // registers (O 32 + S 64 + P 32 at 128 keys) fit the 160 that three consumers can get; 192
-  // keys (S 96, P 48) would not, so kBlockN stays 128.
-  static constexpr int kConsumers = HeadDim == 64 ? 3 : 2;
+  // keys (S 96, P 48) would not, so kBlockN stays 128. d128 without a band runs on three
+  // consumers holding O 64 + S 64 only: P is packed into S's registers, so a warpgroup's next S
+  // waits for its P V (no overlap inside it) and the other two consumers' GEMMs fill the tensor
+  // cores meanwhile (measured +2.3 to +3.6% from 2k, -3.7% at 1k). Under a band its 192-row tiles
+  // lost (-0.5 to -7.7% below 16k): there d128 keeps two consumers that overlap.
+  static constexpr int kConsumers = HeadDim == 256 || (HeadDim == 128 && Banded) ? 2 : 3;
+  static constexpr bool kOverlapInWarpgroup = HeadDim != 128 || Banded;
   static constexpr int kBlockM = 64 * kConsumers;
   // d256: 80-key blocks (S 40 + P 20 registers next to O's 128; Q 64 KB and a 2-stage K/V ring
   // of 160 KB fill shared memory): 25% more work per barrier and softmax turn than 64 keys,
@@ -37,7 +47,7 @@ struct ForwardConfig {
   // Independent chains of a row's softmax max and sum (sm80::RowChains). Four measured +1.4 to
   // +2.6% at d128 (ncu: a third of the issue gaps were fixed-latency waits); at d64 and d256 they
   // moved nothing beyond noise, and the sm80 forward lost 1-3% with them.
-  static constexpr int kSoftmaxChains = HeadDim == 128 ? 4 : 1;
+  static constexpr int kSoftmaxChains = HeadDim == 128 && kConsumers == 2 ? 4 : 1;
   static constexpr int kTileSlots = 2;  // tile numbers the producer may hand over ahead
   // query full/free, 4 per stage, tile full/free per slot; then the slots' tile numbers
   static constexpr int kBarrierBytes = 8 * (2 + 4 * kStages + 2 * kTileSlots) + 4 * kTileSlots;

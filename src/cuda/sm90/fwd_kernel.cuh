@@ -3,14 +3,15 @@
 // b, then takes the next untaken one from a counter in global memory (TileQueue), so a heavy
 // tile never waits behind a static share. Warpgroup 0 (the producer; one
 // thread works) loads each tile's Q and its K, V blocks with TMA, K and V through a 2-stage ring,
-// each arrival counted by an mbarrier; the others (the consumers: 3 at d64, else 2) own 64 query
-// rows each and run S = Q Kᵀ (wgmma, both operands from shared memory), the online softmax of the
-// sm80 path on the accumulators (same fragment layout), then O += P V (wgmma, P from registers, V
-// from shared memory). The softmax of one block overlaps the P V of the one before, the consumers
-// take turns issuing their GEMMs (ping-pong), and K and V are released apart so the ring refills
-// early. Key blocks are walked last to first, so masked blocks come first. O leaves through a
-// staging buffer (its own, or at d256 half of the tile's last K/V stage: RingStaging) and a TMA
-// store; the next tile's Q and first K and V load meanwhile.
+// each arrival counted by an mbarrier; the others (the consumers: 3 at d64 and at d128 without a
+// band, else 2) own 64 query rows each and run S = Q Kᵀ (wgmma, both operands from shared
+// memory), the online softmax of the sm80 path on the accumulators (same fragment layout), then
+// O += P V (wgmma, P from registers, V from shared memory). The softmax of one block overlaps the
+// P V of the one before (but for d128's three consumers, which have no registers for it), the
+// consumers take turns issuing their GEMMs (ping-pong), and K and V are released apart so the
+// ring refills early. Key blocks are walked last to first, so masked blocks come first. O leaves
+// through a staging buffer (its own, or at d256 half of the tile's last K/V stage: RingStaging) and
+// a TMA store; the next tile's Q and first K and V load meanwhile.
 //
 // Synchronisation across tiles. The producer takes each tile and hands its number to the
 // consumers (TileQueue); both sides skip the same empty tiles (rows that see no key: the
@@ -118,15 +119,18 @@ __device__ __forceinline__ void multiply_query_key(const Element* query, const E
 
 // O += P V with P packed as A fragments and V MN-major: a k16 step is 16 rows (keys); the
 // descriptor's leading offset jumps between V's 64-column blocks.
-template <typename Config, typename Element>
-__device__ __forceinline__ void multiply_probability_value(
-    const std::uint32_t (&probabilities)[Config::kBlockN / 16][4], const Element* value,
-    float (&output)[Config::kHeadDim / 2]) {
+// `probabilities(kk, a)` puts k16 step kk's A fragment in `a`.
+template <typename Config, typename Element, typename Probabilities>
+__device__ __forceinline__ void multiply_probability_value(const Probabilities& probabilities,
+                                                           const Element* value,
+                                                           float (&output)[Config::kHeadDim / 2]) {
 #pragma unroll
   for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
     const std::uint64_t b =
         ptx::smem_descriptor_swizzle128(value + 16 * kk * 64, Config::kBlockN * 128, 1024);
-    ptx::wgmma_rs<Element, 1>(output, probabilities[kk], b, 1);
+    std::uint32_t a[4];
+    probabilities(kk, a);
+    ptx::wgmma_rs<Element, 1>(output, a, b, 1);
   }
 }
 
@@ -148,10 +152,11 @@ __device__ __forceinline__ int first_warp_row(unsigned thread) {
   return 16 * (static_cast<int>(thread / 32) - 4);
 }
 
-// One non-empty tile: this warpgroup's 64 rows of O and LSE. Software-pipelined by one key block:
-// while the tensor cores add the previous block's P V into O, the warps run this block's softmax;
-// O is rescaled only after that group has finished, before the next P V. `queries` counts the
-// CTA's earlier non-empty tiles (the phase of its Q); `ring` is where the tile's first S reads K.
+// One non-empty tile: this warpgroup's 64 rows of O and LSE. With kOverlapInWarpgroup
+// software-pipelined by one key block: while the tensor cores add the previous block's P V into
+// O, the warps run this block's softmax; O is rescaled only after that group has finished, before
+// the next P V. Without, S, softmax and P V follow each other. `queries` counts the CTA's earlier
+// non-empty tiles (the phase of its Q); `ring` is where the tile's first S reads K.
 template <typename Config, typename Element>
 __device__ __forceinline__ void consume_tile(const ForwardParams& params, const ForwardBlock& block,
                                              const ForwardSmem<Config, Element>& smem, int consumer,
@@ -175,7 +180,10 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
   auto& output_flat = *reinterpret_cast<float(*)[Config::kHeadDim / 2]>(&output[0][0][0]);
   float scores[1][kKeyTiles][4];
   auto& scores_flat = *reinterpret_cast<float(*)[Config::kBlockN / 2]>(&scores[0][0][0]);
-  std::uint32_t probabilities[Config::kBlockN / 16][4];
+  // P as A fragments: its own registers where the next S is issued beside the P V, else packed
+  // into the first half of S's (the P V has finished before the next S overwrites them).
+  constexpr int kProbabilityRegisters = Config::kOverlapInWarpgroup ? Config::kBlockN / 4 : 1;
+  std::uint32_t probabilities[kProbabilityRegisters];
   Softmax softmax;
   softmax.reset();
   // Softcap and mask on key block n's scores; returns the factor to the log2 domain.
@@ -183,33 +191,52 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     ptx::wgmma_fence_operands(scores_flat);
     // The row is derived again each step: with three consumers (160 registers) a copy kept
     // across the loop for the masked blocks alone would be spilled.
-    return sm80::transform_scores(params, block.first_row + first_warp_row(ptx::thread_index_x()),
-                                  static_cast<std::int64_t>(n) * Config::kBlockN,
-                                  block.needs_mask(n), scores);
+    return sm80::transform_scores<1, kKeyTiles, Config::kBanded>(
+        params, block.first_row + first_warp_row(ptx::thread_index_x()),
+        static_cast<std::int64_t>(n) * Config::kBlockN, block.needs_mask(n), scores);
   };
   // Only once the previous P V has finished: its wgmmas read these registers asynchronously.
   const auto pack_probabilities = [&] {
 #pragma unroll
     for (int kk = 0; kk < Config::kBlockN / 16; ++kk) {
-      sm80::pack_a_fragment<Element>(probabilities[kk], scores[0][2 * kk], scores[0][2 * kk + 1]);
+      std::uint32_t a[4];
+      sm80::pack_a_fragment<Element>(a, scores[0][2 * kk], scores[0][2 * kk + 1]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        // In S's registers, step kk's fragment overwrites key tile kk, already read for step
+        // kk / 2.
+        if constexpr (Config::kOverlapInWarpgroup) {
+          probabilities[4 * kk + i] = a[i];
+        } else {
+          scores_flat[4 * kk + i] = __uint_as_float(a[i]);
+        }
+      }
     }
   };
-  // The P V in flight reads V one block behind the next S's K.
-  const auto behind = [&] { return RingPosition<Config::kStages>{ring.uses - 1}; };
+  const auto probability_fragment = [&](int kk, std::uint32_t(&a)[4]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if constexpr (Config::kOverlapInWarpgroup) {
+        a[i] = probabilities[4 * kk + i];
+      } else {
+        a[i] = __float_as_uint(scores_flat[4 * kk + i]);
+      }
+    }
+  };
   // `fence`: no S was issued in this turn (its wgmma_fence covers the P V otherwise).
-  const auto issue_probability_value = [&](bool fence) {
-    ptx::mbarrier_wait(&smem.value_full[behind().stage()], behind().parity());
+  const auto issue_probability_value = [&](RingPosition<Config::kStages> at, bool fence) {
+    ptx::mbarrier_wait(&smem.value_full[at.stage()], at.parity());
     if (fence) ptx::wgmma_fence();
-    multiply_probability_value<Config>(probabilities, smem.value(behind().stage()), output_flat);
+    multiply_probability_value<Config>(probability_fragment, smem.value(at.stage()), output_flat);
     ptx::wgmma_commit();
   };
   const RingStaging<Config> staging{consumer};
   // The P V has finished: O may be read, V's stage goes back to the producer (unless O is staged
   // there after the tile's `last` block).
-  const auto release_value = [&](bool last) {
+  const auto release_value = [&](RingPosition<Config::kStages> at, bool last) {
     ptx::wgmma_wait<0>();
     ptx::wgmma_fence_operands(output_flat);
-    if (!staging.holds_value(last)) ptx::mbarrier_arrive(&smem.value_free[behind().stage()]);
+    if (!staging.holds_value(last)) ptx::mbarrier_arrive(&smem.value_free[at.stage()]);
     staging.values_read(last);
   };
   // The S of block n has landed: its K goes back (unless O is staged there after the last block).
@@ -218,46 +245,76 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     if (!staging.holds_key(last)) ptx::mbarrier_arrive(&smem.key_free[ring.stage()]);
     staging.keys_read(last);
   };
-
-  ptx::mbarrier_wait(smem.query_full, queries & 1);
-  int n = block.end_key_block - 1;
-  turns.begin();
-  issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
-  turns.end();
-  ptx::wgmma_wait<0>();
-  release_key(n);
-  ring.advance();
-  softmax.absorb_scores(scores, transform_step(n));  // O is still 0: nothing to rescale
-  pack_probabilities();
   // The tile's last S has landed: Q is free for the next tile.
   const auto release_query_after_scores = [&](int n) {
     if (n == block.first_key_block) ptx::mbarrier_arrive(smem.query_free);
   };
-  release_query_after_scores(n);
-  while (n > block.first_key_block) {
+
+  // The block before the ring's next: the P V in flight reads V one block behind the next S's K,
+  // and after the loop it is the tile's last.
+  const auto behind = [&] { return RingPosition<Config::kStages>{ring.uses - 1}; };
+  ptx::mbarrier_wait(smem.query_full, queries & 1);
+  if constexpr (Config::kOverlapInWarpgroup) {
+    int n = block.end_key_block - 1;
     turns.begin();
     issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
-    issue_probability_value(/*fence=*/false);
     turns.end();
-    ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
-    release_key(n - 1);
-    release_query_after_scores(n - 1);
-    // Only the row maxima overlap the P V: with it finished, the exponentials (a stream of MUFUs
-    // the SFU takes one per 8 cycles a warp) interleave with the O rescale, the sums and the
-    // packing of P instead of running back to back after them.
-    const float score_scale = transform_step(--n);
-    const typename Softmax::Rescale rescale = softmax.raise_max(scores, score_scale);
-    release_value(/*last=*/false);
+    ptx::wgmma_wait<0>();
+    release_key(n);
     ring.advance();
-    Softmax::apply(rescale, output);
-    softmax.exponentiate(scores, score_scale);
+    softmax.absorb_scores(scores, transform_step(n));  // O is still 0: nothing to rescale
     pack_probabilities();
+    release_query_after_scores(n);
+    while (n > block.first_key_block) {
+      turns.begin();
+      issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
+      issue_probability_value(behind(), /*fence=*/false);
+      turns.end();
+      ptx::wgmma_wait<1>();  // the scores have landed; P V may still run
+      release_key(n - 1);
+      release_query_after_scores(n - 1);
+      // Only the row maxima overlap the P V: with it finished, the exponentials (a stream of
+      // MUFUs the SFU takes one per 8 cycles a warp) interleave with the O rescale, the sums and
+      // the packing of P instead of running back to back after them.
+      const float score_scale = transform_step(--n);
+      const typename Softmax::Rescale rescale = softmax.raise_max(scores, score_scale);
+      release_value(behind(), /*last=*/false);
+      ring.advance();
+      Softmax::apply(rescale, output);
+      softmax.exponentiate(scores, score_scale);
+      pack_probabilities();
+    }
+    wait_for_output_store<Config>();  // the previous tile's; this begin() orders the warpgroup
+    turns.begin();
+    issue_probability_value(behind(), /*fence=*/true);
+    turns.end();
+    release_value(behind(), /*last=*/true);
+  } else {
+    // Per key block S, softmax, P V, each P V finished before the next S: the warpgroup's turns
+    // cover its S; its P V is issued as soon as P is ready, but for the tile's last (its turn
+    // orders the warpgroup behind the previous tile's store, as above).
+    for (int n = block.end_key_block - 1; n >= block.first_key_block; --n) {
+      const bool last = n == block.first_key_block;
+      turns.begin();
+      issue_query_key<Config>(query(), smem, ring.stage(), ring.parity(), scores_flat);
+      turns.end();
+      ptx::wgmma_wait<0>();
+      release_key(n);
+      release_query_after_scores(n);
+      const float score_scale = transform_step(n);
+      Softmax::apply(softmax.raise_max(scores, score_scale), output);  // the first block: O is 0
+      softmax.exponentiate(scores, score_scale);
+      pack_probabilities();
+      if (last) {
+        wait_for_output_store<Config>();
+        turns.begin();
+      }
+      issue_probability_value(ring, /*fence=*/true);
+      if (last) turns.end();
+      release_value(ring, last);
+      ring.advance();
+    }
   }
-  wait_for_output_store<Config>();  // the previous tile's; this begin() orders the warpgroup
-  turns.begin();
-  issue_probability_value(/*fence=*/true);
-  turns.end();
-  release_value(/*last=*/true);
 
   sm80::finish_rows(softmax, params, block, warp_row, output);
   if constexpr (Config::kOutputInRing) {

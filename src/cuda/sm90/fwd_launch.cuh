@@ -22,10 +22,9 @@ inline TensorMapShape tensor_map_shape(const TensorView& view) {
   return {view.size(0), view.size(1), view.size(2), view.size(3), stride(0), stride(1), stride(2)};
 }
 
-template <int HeadDim>
-std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
-                        cudaStream_t stream) {
-  using Config = ForwardConfig<HeadDim>;
+template <typename Config>
+std::string run_forward_with(const ForwardParams& params, const ForwardProblem& problem,
+                             cudaStream_t stream) {
   const TensorMapShape q_shape = tensor_map_shape(problem.q);
   const TensorMapShape k_shape = tensor_map_shape(problem.k);
   const TensorMapShape v_shape = tensor_map_shape(problem.v);
@@ -57,6 +56,16 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
                   v_map, o_map);
   });
   return {};
+}
+
+template <int HeadDim>
+std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
+                        cudaStream_t stream) {
+  if constexpr (HeadDim == 128) {
+    const bool banded = params.window.left >= 0 || params.window.right >= 0;
+    if (banded) return run_forward_with<ForwardConfig<HeadDim, true>>(params, problem, stream);
+  }
+  return run_forward_with<ForwardConfig<HeadDim>>(params, problem, stream);
 }
 
 }  // namespace flashattn::sm90
