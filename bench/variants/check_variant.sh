@@ -4,7 +4,7 @@
 # BUILD_HEAD_DIMS="32;64;96;128;192;256"). Runs every GPU-marked pytest test, compute-sanitizer
 # (memcheck, racecheck, synccheck) on the forward problems of scripts/gpu_check.sh, its SASS
 # summary of every CUDA object, and an ncu summary (sections and hottest instructions) of one
-# d128 forward launch per NCU_SEQLENS.
+# d128 forward launch per NCU_SEQLENS (and of NCU_ANCHOR's, e.g. sdpa-cudnn, beside it).
 # Usage, from the repo root:  bash bench/variants/check_variant.sh NAME   (OUT: results folder)
 set -uo pipefail
 
@@ -44,4 +44,12 @@ for seqlen in ${NCU_SEQLENS:-16384}; do
   grep -E 'forward_kernel|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued|highest-utilized' \
     "$stem.txt" | head -12
   head -3 "$stem-hot-instructions.txt"
+  # NCU_ANCHOR (e.g. sdpa-cudnn): the same launch of another implementation, summary sections only.
+  if [[ -n ${NCU_ANCHOR:-} ]]; then
+    timeout 120 ncu --clock-control none -k "regex:forward_kernel|fprop|flash_fwd" --launch-skip 1 \
+      --launch-count 1 --section SpeedOfLight --section ComputeWorkloadAnalysis \
+      --section WarpStateStats python scripts/profile_case.py "$NCU_ANCHOR" fwd 128 "$seqlen" \
+      >"$out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt" 2>&1
+    grep -E 'Duration|Compute \(SM\) Throughput|Issue Slots Busy' "$out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt"
+  fi
 done
