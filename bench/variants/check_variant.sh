@@ -50,6 +50,8 @@ for seqlen in ${NCU_SEQLENS:-16384}; do
       --launch-count 1 --section SpeedOfLight --section ComputeWorkloadAnalysis \
       --section WarpStateStats python scripts/profile_case.py "$NCU_ANCHOR" fwd 128 "$seqlen" \
       >"$out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt" 2>&1
-    grep -E 'Duration|Compute \(SM\) Throughput|Issue Slots Busy' "$out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt"
+    grep -E 'forward_kernel|fprop|flash_fwd|Duration|Compute \(SM\) Throughput|Issue Slots Busy|Warp Cycles Per Issued' \
+      "$out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt" ||
+      echo "no $NCU_ANCHOR profile: see $out/$NCU_ANCHOR-ncu-d128-s$seqlen.txt"
   fi
 done

@@ -16,6 +16,8 @@ struct MaskWindow {
   std::int64_t left = -1;
   std::int64_t right = -1;
 
+  // Whether some row sees less than every key: a causal or sliding-window mask.
+  FLASHATTN_HOST_DEVICE bool banded() const { return left >= 0 || right >= 0; }
   // First visible key of row i (may exceed last_key(i): the row is empty).
   FLASHATTN_HOST_DEVICE std::int64_t first_key(std::int64_t i) const {
     if (left < 0) return 0;

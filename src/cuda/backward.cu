@@ -30,8 +30,7 @@ TileOrder key_block_order(const AttentionProblem& problem) {
   const AttentionShape& shape = problem.shape;
   const MaskWindow& window = problem.score.window;
   const std::int64_t row_bytes = 2 * shape.head_dim * 2 + shape.head_dim * 4;
-  return TileOrder::for_work(window.left >= 0 || window.right >= 0,
-                             shape.seqlen_q * shape.group_size() * row_bytes,
+  return TileOrder::for_work(window.banded(), shape.seqlen_q * shape.group_size() * row_bytes,
                              l2_cache_bytes(problem.q.device.index) / 2);
 }
 

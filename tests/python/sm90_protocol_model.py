@@ -13,9 +13,10 @@ there. Whoever changes those files updates the part here that mirrors what chang
 - Cta: ForwardSmem and forward_kernel's mbarrier_init; Cta.produce: produce(); TileQueue,
   RingPosition, GemmTurns: the kernel's structs of those names; Cta.consume: consume();
   Cta.consume_tile: consume_tile() with issue_query_key, issue_probability_value,
-  release_key, release_value and RingStaging; Cta.store_output: store_output(). Simulation: the grid, whose CTAs share one
-  tile counter (TileQueue::take), and the checks of the outcome. Fault: deliberate faults, one
-  flag each, for the tests that show the checks catch them.
+  release_key, release_value and RingStaging, with and without overlap (Launch.overlap);
+  Cta.store_output: store_output(). Simulation: the grid, whose CTAs share one tile counter
+  (TileQueue::take), and the checks of the outcome. Fault: deliberate faults, one flag each, for
+  the tests that show the checks catch them.
 
 Agents are the producer thread and one per consumer warp (a warp's lanes run together; the warp
 of the thread that issues the TMA store waits for its reads with it); each step is one PTX-level
@@ -24,7 +25,8 @@ in another phase (named barriers: generation) than the agent's own counters say,
 aliased parity arithmetic does; a read of data other than the expected (not landed, already
 overwritten, or from another tile's hand-over); a write or TMA load into a region while it is
 read or loaded; a deadlock; at the end, a barrier left mid-phase, a tile not taken by exactly one
-CTA, or rows not stored exactly once. Not modelled: registers (wgmma_fence, the C7520 reasons),
+CTA, or rows not stored exactly once. Not modelled: registers (wgmma_fence, the C7520 reasons;
+but for the no-overlap kernel's S registers, which hold P while the P V reads it),
 memory ordering (shared memory is sequentially consistent here: the fences are taken as given),
 global memory other than which rows are stored.
 """
@@ -54,6 +56,8 @@ class Fault(enum.Enum):
                          "has landed (O is staged there)")
     STORE_WITHOUT_READ_WAIT = "store_output() returns before the TMA store has read its rows"
     KEY_FREE_BEFORE_SCORES = "K released before the S that reads it has landed"
+    SCORES_OVER_PENDING_P = ("without overlap, the next S is issued before the P V that reads P "
+                             "from S's registers has been waited for")
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,9 @@ class Cta:
         self.keys = stages("key")
         self.values = stages("value")
         self.output = rows("output") if launch.output_apart else None
+        # Without overlap: each warp's S accumulators, which also hold its packed P (registers,
+        # not shared memory, but a wgmma reads them the same way: from issue until waited for).
+        self.score_registers = rows("scores") if not launch.overlap else None
         # RingStaging::kFirstBarrier + half (0: K, consumer 0's O; 1: V, consumer 1's)
         self.ring_barrier = self.epilogue_barrier + launch.consumers
         # Per consumer, its last TMA store of O staged apart, until wait_for_output_store.
@@ -397,20 +404,33 @@ class Cta:
 
         yield from wait(self.query_full, queries & 1, queries, who)
         if not self.launch.overlap:
+            registers = self.score_registers[consumer][warp]
+            late = self.simulation.fault is Fault.SCORES_OVER_PENDING_P
+            pending = None  # with the fault: the P V not yet waited for
             for n in reversed(range(block.key_blocks)):
                 last = n == 0
                 yield from turns.begin()
                 scores = yield from self.issue_query_key(consumer, ring, tile, n, who)
+                registers.write(("S", tile, n), who)  # the wgmma's accumulators
                 yield from turns.end()
+                if pending:
+                    yield from self.release_value(*pending, staging, False, who)
+                    pending = None
                 yield from self.land_scores(scores, ring, staging, last, who)
                 yield from release_query_after_scores(n)
+                registers.write(("P", tile, n), who)  # softmax, P packed in place
                 if last:
                     yield from self.wait_for_output_store(consumer, warp)  # the previous tile's
                     yield from turns.begin()
-                product = yield from self.issue_probability_value(ring, tile, n, who)
+                at = RingPosition(ring.uses)
+                product = yield from self.issue_probability_value(
+                    at, tile, n, who, [(registers, ("P", tile, n))])
                 if last:
                     yield from turns.end()
-                yield from self.release_value(product, ring, staging, last, who)
+                if late and not last:
+                    pending = (product, at)
+                else:
+                    yield from self.release_value(product, at, staging, last, who)
                 ring.advance()
             yield from self.store_output(tile, block, consumer, warp, self.output[consumer], who)
             return
@@ -472,11 +492,13 @@ class Cta:
         if not early_signal:
             yield from staging.keys_read(last)
 
-    def issue_probability_value(self, behind, tile, n, who):
-        """issue_probability_value: once V has landed, O += P V reads it until waited for."""
+    def issue_probability_value(self, behind, tile, n, who, registers=()):
+        """issue_probability_value: once V has landed, O += P V reads it (and P's `registers`,
+        where they are modelled) until waited for."""
         stage = behind.stage()
         yield from wait(self.value_full[stage], behind.parity(), behind.phase(), who)
-        product = Reads(who, [(buffer, ("V", tile, n)) for buffer in self.values[stage]])
+        product = Reads(who, [(buffer, ("V", tile, n)) for buffer in self.values[stage]]
+                        + list(registers))
         yield
         return product
 
@@ -491,8 +513,8 @@ class Cta:
     def store_output(self, tile, block, consumer, warp, rows, who):
         """store_output(): the warp writes its O rows into the staging rows, the warpgroup meets
         at its epilogue barrier, and thread 0 (in warp 0) stores the rows when some lie inside
-        the sequence; it waits until the store has read them at once when they are a K/V stage's (d256),
-        else later (wait_for_output_store). A consumer whose rows start before the sequence
+        the sequence; it waits until the store has read them at once when they are a K/V
+        stage's (d256), else later (wait_for_output_store). A consumer whose rows start before the sequence
         stores its rows from registers instead: no shared memory, no barrier."""
         if block.stores_directly(consumer):
             if warp == 0:

@@ -4,23 +4,23 @@
 
 namespace flashattn::sm90 {
 
-// Banded: a causal or sliding-window mask (each row sees a band of keys). Only d128 tiles it
-// apart (see kConsumers).
-template <int HeadDim, bool Banded = false>
+// Banded: the kernel may see a causal or sliding-window mask (each row a band of keys). Only
+// d128 has a kernel apart for problems without one (Banded = false, see kConsumers); it masks
+// only the sequence's end.
+template <int HeadDim, bool Banded = true>
 struct ForwardConfig {
+  static_assert(Banded || HeadDim == 128, "only d128 has a band-free kernel");
   static constexpr int kHeadDim = HeadDim;
-  // Whether the kernel may see a band: where it is tiled apart (d128), the kernel without one
-  // masks only the sequence's end.
-  static constexpr bool kBanded = Banded || HeadDim != 128;
+  static constexpr bool kBanded = Banded;
   // d64's GEMMs are short next to its softmax: a third consumer keeps the tensor cores fed. Its
   // registers (O 32 + S 64 + P 32 at 128 keys) fit the 160 that three consumers can get; 192
   // keys (S 96, P 48) would not, so kBlockN stays 128. d128 without a band runs on three
   // consumers holding O 64 + S 64 only: P is packed into S's registers, so a warpgroup's next S
   // waits for its P V (no overlap inside it) and the other two consumers' GEMMs fill the tensor
   // cores meanwhile (measured +2.3 to +3.6% from 2k, -3.7% at 1k). Under a band its 192-row tiles
-  // lost (-0.5 to -7.7% below 16k): there d128 keeps two consumers that overlap.
-  static constexpr int kConsumers = HeadDim == 256 || (HeadDim == 128 && Banded) ? 2 : 3;
-  static constexpr bool kOverlapInWarpgroup = HeadDim != 128 || Banded;
+  // lost (-0.5 to -8.6% below 16k): there d128 keeps two consumers that overlap.
+  static constexpr int kConsumers = HeadDim == 64 || !Banded ? 3 : 2;
+  static constexpr bool kOverlapInWarpgroup = Banded;  // the band-free kernel is the one without
   static constexpr int kBlockM = 64 * kConsumers;
   // d256: 80-key blocks (S 40 + P 20 registers next to O's 128; Q 64 KB and a 2-stage K/V ring
   // of 160 KB fill shared memory): 25% more work per barrier and softmax turn than 64 keys,
@@ -46,7 +46,8 @@ struct ForwardConfig {
   static constexpr int kDimTiles = HeadDim / 8;
   // Independent chains of a row's softmax max and sum (sm80::RowChains). Four measured +1.4 to
   // +2.6% at d128 (ncu: a third of the issue gaps were fixed-latency waits); at d64 and d256 they
-  // moved nothing beyond noise, and the sm80 forward lost 1-3% with them.
+  // moved nothing beyond noise, the three-consumer d128 kernel lost 0.2-1.6% with them (160
+  // registers), and the sm80 forward 1-3%.
   static constexpr int kSoftmaxChains = HeadDim == 128 && kConsumers == 2 ? 4 : 1;
   static constexpr int kTileSlots = 2;  // tile numbers the producer may hand over ahead
   // query full/free, 4 per stage, tile full/free per slot; then the slots' tile numbers
@@ -66,6 +67,8 @@ struct ForwardConfig {
   static constexpr int kOutputBlockRows = kOutputApart ? kBlockM : kBlockN;
   static_assert(kOutputApart || (kConsumers == 2 && kBlockN >= 64),
                 "staging in the ring takes one half of a stage per consumer, 64 rows each");
+  static_assert(kOverlapInWarpgroup || kOutputApart,
+                "without overlap the tile's last P V is not followed by a RingStaging hand-over");
   static constexpr int kSmemBytes =
       kTileBytes + (kOutputApart ? 2 * kQueryElements : 0) + kBarrierBytes + 1024;  // + alignment
 

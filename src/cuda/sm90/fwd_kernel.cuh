@@ -8,10 +8,11 @@
 // memory), the online softmax of the sm80 path on the accumulators (same fragment layout), then
 // O += P V (wgmma, P from registers, V from shared memory). The softmax of one block overlaps the
 // P V of the one before (but for d128's three consumers, which have no registers for it), the
-// consumers take turns issuing their GEMMs (ping-pong), and K and V are released apart so the
-// ring refills early. Key blocks are walked last to first, so masked blocks come first. O leaves
-// through a staging buffer (its own, or at d256 half of the tile's last K/V stage: RingStaging) and
-// a TMA store; the next tile's Q and first K and V load meanwhile.
+// consumers take turns issuing their GEMMs (ping-pong; without the overlap the turns cover each
+// S and the tile's last P V), and K and V are released apart so the ring refills early. Key blocks
+// are walked last to first, so masked blocks come first. O leaves through a staging buffer (its
+// own, or at d256 half of the tile's last K/V stage: RingStaging) and a TMA store; the next tile's
+// Q and first K and V load meanwhile.
 //
 // Synchronisation across tiles. The producer takes each tile and hands its number to the
 // consumers (TileQueue); both sides skip the same empty tiles (rows that see no key: the
@@ -223,7 +224,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
       }
     }
   };
-  // `fence`: no S was issued in this turn (its wgmma_fence covers the P V otherwise).
+  // `fence`: no S was issued just before it (whose wgmma_fence covers the P V otherwise).
   const auto issue_probability_value = [&](RingPosition<Config::kStages> at, bool fence) {
     ptx::mbarrier_wait(&smem.value_full[at.stage()], at.parity());
     if (fence) ptx::wgmma_fence();

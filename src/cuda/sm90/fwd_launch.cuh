@@ -23,8 +23,8 @@ inline TensorMapShape tensor_map_shape(const TensorView& view) {
 }
 
 template <typename Config>
-std::string run_forward_with(const ForwardParams& params, const ForwardProblem& problem,
-                             cudaStream_t stream) {
+std::string launch_forward(const ForwardParams& params, const ForwardProblem& problem,
+                           cudaStream_t stream) {
   const TensorMapShape q_shape = tensor_map_shape(problem.q);
   const TensorMapShape k_shape = tensor_map_shape(problem.k);
   const TensorMapShape v_shape = tensor_map_shape(problem.v);
@@ -62,10 +62,11 @@ template <int HeadDim>
 std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
                         cudaStream_t stream) {
   if constexpr (HeadDim == 128) {
-    const bool banded = params.window.left >= 0 || params.window.right >= 0;
-    if (banded) return run_forward_with<ForwardConfig<HeadDim, true>>(params, problem, stream);
+    if (!params.window.banded()) {
+      return launch_forward<ForwardConfig<HeadDim, false>>(params, problem, stream);
+    }
   }
-  return run_forward_with<ForwardConfig<HeadDim>>(params, problem, stream);
+  return launch_forward<ForwardConfig<HeadDim>>(params, problem, stream);
 }
 
 }  // namespace flashattn::sm90

@@ -50,7 +50,8 @@ struct TileQueue {
 };
 
 // The consumer warpgroups take turns issuing their GEMMs round-robin (ping-pong), so one's
-// softmax runs while another's GEMMs occupy the tensor cores. Named barrier 1 + c opens consumer
+// softmax runs while another's GEMMs occupy the tensor cores (without the overlap inside a
+// warpgroup a turn covers one S, or a tile's last P V). Named barrier 1 + c opens consumer
 // c's turn: c waits on it (128 threads) and its predecessor c - 1 (mod N) arrives on it (128)
 // once its own GEMMs are issued, so each barrier counts 256 whatever N is.
 // Balance over the CTA's whole run: every consumer takes the same T turns (key blocks + 1 per
