@@ -57,21 +57,54 @@ def test_forward_matches_reference(seed):
     check_against_reference(case, q, k, v, out, lse)
 
 
-# On Hopper the automatic choice runs the sm90 kernels for most head dims; the sm80 ones (its
-# fallback, and the kernels of every other GPU) get every second random case forced.
-@pytest.mark.skipif(torch.cuda.is_available() and torch.cuda.get_device_capability() != (9, 0),
-                    reason="the automatic choice is the sm80 path here")
-@pytest.mark.parametrize("seed", range(0, NUM_CASES, 2))
-def test_sm80_path_on_hopper_matches_reference(seed):
+def run_sm80_path(case, q, k, v):
     from flashattn import _C
 
-    case, q, k, v = random_inputs(seed)
     out = torch.empty_like(q)
     lse = q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
     _C.forward(q, k, v, out, lse, causal=case["causal"], window_left=case["window"][0],
                window_right=case["window"][1], softcap=case["softcap"], backend="cuda_sm80",
                stream=torch.cuda.current_stream().cuda_stream)
-    check_against_reference(case, q, k, v, out, lse)
+    return out, lse
+
+
+# On Hopper the automatic choice runs the sm90 kernels for most head dims; the sm80 ones (its
+# fallback, and the kernels of every other GPU) get every second random case forced.
+hopper_only = pytest.mark.skipif(
+    torch.cuda.is_available() and torch.cuda.get_device_capability() != (9, 0),
+    reason="the automatic choice is the sm80 path here")
+
+
+@hopper_only
+@pytest.mark.parametrize("seed", range(0, NUM_CASES, 2))
+def test_sm80_path_on_hopper_matches_reference(seed):
+    case, q, k, v = random_inputs(seed)
+    check_against_reference(case, q, k, v, *run_sm80_path(case, q, k, v))
+
+
+# Edges of the sm80 tiles at the head dims whose automatic choice on Hopper is sm90: one key
+# block, fewer rows than a block, rows that see nothing inside a block that others see, softcap.
+SM80_EDGE_CASES = [
+    dict(seqlen_q=40, seqlen_k=50),
+    dict(seqlen_q=130, seqlen_k=64, causal=True),
+    dict(seqlen_q=300, seqlen_k=200, window=(0, 10)),
+    dict(seqlen_q=257, seqlen_k=333, softcap=20.0),
+    dict(seqlen_q=1, seqlen_k=1000),
+]
+
+
+@hopper_only
+@pytest.mark.parametrize("head_dim", [64, 128, 200, 256])
+@pytest.mark.parametrize("edge", range(len(SM80_EDGE_CASES)))
+def test_sm80_path_on_hopper_edges(head_dim, edge):
+    case = dict(batch=2, heads_kv=2, heads_q=4, head_dim=head_dim, dtype=torch.bfloat16,
+                causal=False, window=(-1, -1), softcap=0.0, layout="contiguous")
+    case.update(SM80_EDGE_CASES[edge])
+    generator = torch.Generator(device="cuda").manual_seed(edge)
+    q = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
+    k = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    v = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    check_against_reference(case, q, k, v, *run_sm80_path(case, q, k, v))
 
 
 def test_fully_masked_rows_give_zero_and_infinite_lse():
