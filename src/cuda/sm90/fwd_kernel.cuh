@@ -303,6 +303,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
       release_key(n);
       release_query_after_scores(n);
       const float score_scale = transform_step(n);
+      // O rescaled before the exponentials (absorb's order compiles differently; this one ran).
       Softmax::apply(softmax.raise_max(scores, score_scale), output);  // the first block: O is 0
       softmax.exponentiate(scores, score_scale);
       pack_probabilities();
