@@ -45,3 +45,10 @@ def make_tensor(case, seqlen, heads, generator):
         return data.to(case["dtype"])[..., :head_dim]
     data = torch.randn(batch, seqlen, heads, head_dim, generator=generator, device="cuda")
     return data.to(case["dtype"])
+
+
+def make_qkv(case, generator):
+    """q, k, v of a case, drawn in that order from `generator`."""
+    return (make_tensor(case, case["seqlen_q"], case["heads_q"], generator),
+            make_tensor(case, case["seqlen_k"], case["heads_kv"], generator),
+            make_tensor(case, case["seqlen_k"], case["heads_kv"], generator))

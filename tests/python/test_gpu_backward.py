@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import flashattn
-from gpu_cases import make_tensor, random_case
+from gpu_cases import make_qkv, make_tensor, random_case
 from reference import (assert_within_tolerance, cancellation_floor, gradients,
                        reference_attention)
 
@@ -17,9 +17,7 @@ NUM_CASES = 240
 def test_backward_matches_reference(seed):
     case = random_case(1000 + seed)
     generator = torch.Generator(device="cuda").manual_seed(seed)
-    q = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
-    k = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
-    v = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    q, k, v = make_qkv(case, generator)
     dout = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
     options = dict(causal=case["causal"], window=case["window"], softcap=case["softcap"])
 

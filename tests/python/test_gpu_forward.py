@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import flashattn
-from gpu_cases import make_tensor, random_case
+from gpu_cases import make_qkv, random_case
 from reference import assert_within_tolerance, reference_attention, visibility_mask
 
 pytestmark = pytest.mark.gpu
@@ -15,9 +15,7 @@ NUM_CASES = 240
 def random_inputs(seed):
     case = random_case(seed)
     generator = torch.Generator(device="cuda").manual_seed(seed)
-    q = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
-    k = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
-    v = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    q, k, v = make_qkv(case, generator)
     return case, q, k, v
 
 
@@ -101,9 +99,7 @@ def test_sm80_path_on_hopper_edges(head_dim, edge):
                 causal=False, window=(-1, -1), softcap=0.0, layout="contiguous")
     case.update(SM80_EDGE_CASES[edge])
     generator = torch.Generator(device="cuda").manual_seed(edge)
-    q = make_tensor(case, case["seqlen_q"], case["heads_q"], generator)
-    k = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
-    v = make_tensor(case, case["seqlen_k"], case["heads_kv"], generator)
+    q, k, v = make_qkv(case, generator)
     check_against_reference(case, q, k, v, *run_sm80_path(case, q, k, v))
 
 
