@@ -2,10 +2,12 @@
 #pragma once
 
 #include "cuda/sm80/smem_layout.cuh"
+#include "cuda/sm80/warp_gemm.cuh"  // chunk_steps_fit
 
 namespace flashattn::sm80 {
 
-template <int HeadDim, int BlockM, int BlockN, int Warps, int MinBlocksPerSm = 1>
+template <int HeadDim, int BlockM, int BlockN, int Warps, int MinBlocksPerSm = 1,
+          bool SplitValueColumns = false>
 struct ForwardTiles {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;  // query rows per CTA
@@ -21,9 +23,27 @@ struct ForwardTiles {
   static constexpr int kDimTiles = HeadDim / 8;        // n8 output tiles per row tile
   using QueryTile = SwizzledTile<BlockM, HeadDim>;
   using KeyValueTile = SwizzledTile<BlockN, HeadDim>;
-  static constexpr int kSmemBytes = 2 * (QueryTile::kElements + 2 * KeyValueTile::kElements);
+  // P V split by O's columns instead of its rows: each warp adds P (all BlockM rows, through a
+  // shared tile) times its HeadDim / Warps columns of V, so V is read once per CTA step instead
+  // of once per warp. At d256's 16 rows per warp that is 288 -> 224 KB of ldmatrix reads (and
+  // 8 KB of P stores) per step. The row rescale factors and final sums go through shared memory
+  // too.
+  static constexpr bool kSplitValueColumns = SplitValueColumns;
+  using ProbabilityTile = SwizzledTile<BlockM, BlockN>;
+  static constexpr int kColumnsPerWarp = HeadDim / Warps;
+  static constexpr int kOutputRowTiles = SplitValueColumns ? BlockM / 16 : kRowTiles;
+  static constexpr int kOutputDimTiles = SplitValueColumns ? kColumnsPerWarp / 8 : HeadDim / 8;
+  static constexpr int kSmemBytes =
+      2 * (QueryTile::kElements + 2 * KeyValueTile::kElements) +
+      (SplitValueColumns ? 2 * ProbabilityTile::kElements + 2 * sizeof(float) * BlockM : 0);
+  // The same tiles with P V split by rows, for GPUs whose blocks cannot have the split's shared
+  // memory (sm86 / sm89: 99 KB).
+  using WithoutSplit = ForwardTiles<HeadDim, BlockM, BlockN, Warps, MinBlocksPerSm, false>;
 
   static_assert(kRowsPerWarp % 16 == 0 && BlockN % 16 == 0 && HeadDim % 16 == 0);
+  static_assert(!SplitValueColumns || (kRowTiles == 1 && chunk_steps_fit(kColumnsPerWarp, Warps,
+                                                                         kOutputDimTiles / 2)),
+                "column-split warps own 16 score rows and step over V's columns by XOR");
 };
 
 // Chosen per head dim (see docs/kernels_sm80.md for the measurements behind them).
@@ -40,6 +60,6 @@ struct ForwardConfig<128> : ForwardTiles<128, 128, 64, 4> {};
 template <>
 struct ForwardConfig<192> : ForwardTiles<192, 128, 64, 8> {};
 template <>
-struct ForwardConfig<256> : ForwardTiles<256, 64, 64, 4> {};
+struct ForwardConfig<256> : ForwardTiles<256, 64, 64, 4, 1, true> {};
 
 }  // namespace flashattn::sm80

@@ -1,7 +1,8 @@
 // The sm80 forward kernel: one CTA per (query block, head, batch). Q, K, V tiles are staged in
 // swizzled shared memory by cp.async; S = Q K^T and O += P V run on mma.sync m16n8k16 with P
-// kept in registers; an online softmax carries O across key blocks, walked from the last to
-// the first so the masked (boundary) blocks come first.
+// kept in registers (at d256 shared by the warps through shared memory, kSplitValueColumns); an
+// online softmax carries O across key blocks, walked from the last to the first so the masked
+// (boundary) blocks come first.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -29,6 +30,12 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   Element* q_tile = reinterpret_cast<Element*>(shared_memory);
   Element* k_tile = q_tile + QueryTile::kElements;
   Element* v_tile = k_tile + KeyValueTile::kElements;
+  // kSplitValueColumns: P, and per row its O rescale factor and at the end its 1 / sum, for the
+  // other warps (apart, so the sums need no barrier behind the last step's factor reads).
+  using ProbabilityTile = typename Config::ProbabilityTile;
+  Element* p_tile = v_tile + KeyValueTile::kElements;
+  float* row_factors = reinterpret_cast<float*>(p_tile + ProbabilityTile::kElements);
+  float* row_inverses = row_factors + Config::kBlockM;
 
   const ForwardBlock block = ForwardBlock::locate<Config>(params);
   if (block.empty()) {
@@ -64,9 +71,24 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   load_key_block(k_tile, params.k, params.k_strides, n);
   ptx::cp_async_commit();
 
-  float output[Config::kRowTiles][Config::kDimTiles][4] = {};
-  OnlineSoftmax<Config::kRowTiles, Config::kKeyTiles, Config::kDimTiles> softmax;
+  // This warp's O: its rows at every column, or (kSplitValueColumns) every row at its columns.
+  float output[Config::kOutputRowTiles][Config::kOutputDimTiles][4] = {};
+  OnlineSoftmax<Config::kRowTiles, Config::kKeyTiles, Config::kOutputDimTiles> softmax;
   softmax.reset();
+  const int warp_column = (threadIdx.x / 32) * Config::kColumnsPerWarp;
+  const int lane = threadIdx.x % 32;
+  // kSplitValueColumns: this thread's O rows are 16 t + lane / 4 + 8 h; the owner of a row
+  // publishes its factor in row_factors, the others multiply their columns by it.
+  const auto scale_output_rows = [&](const float* factors) {
+    scale_rows(output, [&](int t, int h) { return factors[16 * t + lane / 4 + 8 * h]; });
+  };
+  const auto publish_row_factors = [&](float* factors, const float(&factor)[1][2]) {
+    if (lane % 4 == 0) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        factors[warp_row + lane / 4 + 8 * h] = factor[0][h];
+    }
+  };
 
   for (; n >= block.first_key_block; --n) {
     ptx::cp_async_wait<0>();
@@ -79,19 +101,49 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     const float score_scale = transform_scores(params, block.first_row + warp_row,
                                                static_cast<std::int64_t>(n) * Config::kBlockN,
                                                block.needs_mask(n), scores);
-    ptx::cp_async_wait<0>();
-    __syncthreads();                  // V(n) has landed and every warp is done with K(n)
-    if (n > block.first_key_block) {  // prefetch K(n - 1) behind the softmax and P V
-      load_key_block(k_tile, params.k, params.k_strides, n - 1);
-      ptx::cp_async_commit();
+    if constexpr (Config::kSplitValueColumns) {
+      // The rows' softmax before the barrier, P and the rescale factors out to the other warps
+      // (the previous step's readers are past the top barrier); after it every warp adds P V
+      // at its columns, rescaling them first where any row's reference moved.
+      const auto rescale = softmax.raise_max(scores, score_scale);
+      softmax.exponentiate(scores, score_scale);
+      store_fragments<ProbabilityTile>(p_tile, warp_row, 0, scores);
+      publish_row_factors(row_factors, rescale.factor);
+      ptx::cp_async_wait<0>();
+      // V(n) has landed, every warp is done with K(n), and P and the factors are visible.
+      const bool any_rescale = __syncthreads_or(rescale.any);
+      if (n > block.first_key_block) {  // prefetch K(n - 1) behind the P V
+        load_key_block(k_tile, params.k, params.k_strides, n - 1);
+        ptx::cp_async_commit();
+      }
+      if (any_rescale) scale_output_rows(row_factors);
+      gemm<Config::kBlockN / 16, false, true, ProbabilityTile, KeyValueTile>(
+          p_tile, 0, 0, v_tile, 0, warp_column, output);
+    } else {
+      ptx::cp_async_wait<0>();
+      __syncthreads();                  // V(n) has landed and every warp is done with K(n)
+      if (n > block.first_key_block) {  // prefetch K(n - 1) behind the softmax and P V
+        load_key_block(k_tile, params.k, params.k_strides, n - 1);
+        ptx::cp_async_commit();
+      }
+      softmax.absorb(scores, output, score_scale);
+      gemm_pb<KeyValueTile>(scores, v_tile, 0, 0, output);
     }
-    softmax.absorb(scores, output, score_scale);
-    gemm_pb<KeyValueTile>(scores, v_tile, 0, 0, output);
   }
 
-  // Epilogue: normalise, write the LSE, stage O in the Q tile (each warp its own rows), store.
-  finish_rows(softmax, params, block, warp_row, output);
-  store_fragments<QueryTile>(q_tile, warp_row, 0, output);
+  // Epilogue: normalise, write the LSE, stage O in the Q tile (each warp its own rows, or its
+  // columns once every warp is done reading Q), store.
+  if constexpr (Config::kSplitValueColumns) {
+    float inverse[1][2];
+    finish_row_sums(softmax, params, block, warp_row, inverse);
+    publish_row_factors(row_inverses, inverse);
+    __syncthreads();
+    scale_output_rows(row_inverses);
+    store_fragments<QueryTile>(q_tile, 0, warp_column, output);
+  } else {
+    finish_rows(softmax, params, block, warp_row, output);
+    store_fragments<QueryTile>(q_tile, warp_row, 0, output);
+  }
   __syncthreads();
   store_tile<QueryTile, Config::kThreads>(
       q_tile,

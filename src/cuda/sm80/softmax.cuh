@@ -21,6 +21,24 @@ __device__ __forceinline__ float quad_sum(float value) {
   return value + __shfl_xor_sync(0xffffffffu, value, 2);
 }
 
+// Multiplies each of this thread's O rows (row tile t, half h: rows group and group + 8) by
+// factor(t, h).
+template <int RowTiles, int DimTiles, typename Factor>
+__device__ __forceinline__ void scale_rows(float (&output)[RowTiles][DimTiles][4], Factor factor) {
+#pragma unroll
+  for (int t = 0; t < RowTiles; ++t) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float row_factor = factor(t, h);
+#pragma unroll
+      for (int d = 0; d < DimTiles; ++d) {
+        output[t][d][2 * h] *= row_factor;
+        output[t][d][2 * h + 1] *= row_factor;
+      }
+    }
+  }
+}
+
 // The reference max only moves when some row of the warp grew by more than this (log2 units):
 // until then probabilities are exp2(s - stale max) <= 2^8, exact in fp32 sums and in the 16-bit
 // P, and the O rescale (a multiply per output element) is skipped. The final normalisation
@@ -164,18 +182,7 @@ struct OnlineSoftmax {
 
   __device__ __forceinline__ static void apply(const Rescale& rescale,
                                                float (&output)[RowTiles][DimTiles][4]) {
-    if (!rescale.any) return;
-#pragma unroll
-    for (int t = 0; t < RowTiles; ++t) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-#pragma unroll
-        for (int d = 0; d < DimTiles; ++d) {
-          output[t][d][2 * h] *= rescale.factor[t][h];
-          output[t][d][2 * h + 1] *= rescale.factor[t][h];
-        }
-      }
-    }
+    if (rescale.any) scale_rows(output, [&](int t, int h) { return rescale.factor[t][h]; });
   }
 
   __device__ __forceinline__ void absorb(float (&scores)[RowTiles][KeyTiles][4],
@@ -185,25 +192,20 @@ struct OnlineSoftmax {
   }
 };
 
-// After the last key block: divides this thread's output rows by their sums and writes their
-// LSE = (reference max + log2 sum) ln 2, +inf (and O = 0) for rows that saw no key.
+// After the last key block: this thread's rows' 1 / sum (0 for rows that saw no key), and their
+// LSE = (reference max + log2 sum) ln 2 written (+inf for rows that saw no key).
 template <int RowTiles, int KeyTiles, int DimTiles, int ReductionChains>
-__device__ __forceinline__ void finish_rows(
+__device__ __forceinline__ void finish_row_sums(
     const OnlineSoftmax<RowTiles, KeyTiles, DimTiles, ReductionChains>& softmax,
     const ForwardParams& params, const ForwardBlock& block, int warp_row,
-    float (&output)[RowTiles][DimTiles][4]) {
+    float (&inverse)[RowTiles][2]) {
   const int lane = threadIdx.x % 32;
 #pragma unroll
   for (int t = 0; t < RowTiles; ++t) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float sum = quad_sum(softmax.row_sum[t][h]);
-      const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
-#pragma unroll
-      for (int d = 0; d < DimTiles; ++d) {
-        output[t][d][2 * h] *= inverse;
-        output[t][d][2 * h + 1] *= inverse;
-      }
+      inverse[t][h] = sum > 0.0f ? 1.0f / sum : 0.0f;
       const int row = warp_row + 16 * t + lane / 4 + 8 * h;
       if (lane % 4 == 0 && row >= block.first_valid_row && row < block.rows) {
         params.lse[block.batch * params.lse_batch_stride + block.head * params.lse_head_stride +
@@ -212,6 +214,18 @@ __device__ __forceinline__ void finish_rows(
       }
     }
   }
+}
+
+// After the last key block: divides this thread's output rows by their sums and writes their
+// LSE (finish_row_sums; O = 0 for rows that saw no key).
+template <int RowTiles, int KeyTiles, int DimTiles, int ReductionChains>
+__device__ __forceinline__ void finish_rows(
+    const OnlineSoftmax<RowTiles, KeyTiles, DimTiles, ReductionChains>& softmax,
+    const ForwardParams& params, const ForwardBlock& block, int warp_row,
+    float (&output)[RowTiles][DimTiles][4]) {
+  float inverse[RowTiles][2];
+  finish_row_sums(softmax, params, block, warp_row, inverse);
+  scale_rows(output, [&](int t, int h) { return inverse[t][h]; });
 }
 
 }  // namespace flashattn::sm80
