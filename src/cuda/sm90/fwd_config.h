@@ -17,8 +17,9 @@ struct ForwardConfig {
   // keys (S 96, P 48) would not, so kBlockN stays 128. d128 without a band runs on three
   // consumers holding O 64 + S 64 only: P is packed into S's registers, so a warpgroup's next S
   // waits for its P V (no overlap inside it) and the other two consumers' GEMMs fill the tensor
-  // cores meanwhile (measured +2.3 to +3.6% from 2k, -3.7% at 1k). Under a band its 192-row tiles
-  // lost (-0.5 to -8.6% below 16k): there d128 keeps two consumers that overlap.
+  // cores meanwhile (measured +2.3 to +3.6% from 2k; where its 192-row tiles idle more rows than
+  // 128-row ones, as at 1k, run_forward takes the two-consumer kernel). Under a band its 192-row
+  // tiles lost (-0.5 to -8.6% below 16k): there d128 keeps two consumers that overlap.
   static constexpr int kConsumers = HeadDim == 64 || !Banded ? 3 : 2;
   static constexpr bool kOverlapInWarpgroup = Banded;  // the band-free kernel is the one without
   static constexpr int kBlockM = 64 * kConsumers;
