@@ -56,7 +56,11 @@ run_sanitizer() {
     # tile to tile); the later --batch/--heads override the defaults below.
     "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --causal --batch 3 --heads 16 --kv-heads 4"
     "--head-dim 64 --seqlen-q 777 --seqlen-k 800 --window 100,50 --batch 2 --heads 24"
-    "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --batch 4 --heads 16 --kv-heads 2")
+    "--head-dim 128 --seqlen-q 1000 --seqlen-k 900 --batch 4 --heads 16 --kv-heads 2"
+    # The sm80 forward where the automatic choice takes the sm90 one (d256: P V split by columns).
+    "--device cuda-sm80 --head-dim 256 --seqlen-q 150 --seqlen-k 333 --causal --kv-heads 1"
+    "--device cuda-sm80 --head-dim 200 --seqlen-q 65 --seqlen-k 130 --softcap 30 --dtype float16"
+    "--device cuda-sm80 --head-dim 64 --seqlen-q 300 --seqlen-k 260 --window 40,7")
   for tool in memcheck racecheck synccheck; do
     for problem in "${problems[@]}"; do
       # SANITIZE_FORWARD_ONLY=1: skip the backward problems (for a change to the forward alone).

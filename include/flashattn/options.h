@@ -15,6 +15,11 @@ enum class Backend : std::uint8_t {
   cuda_sm90,  // the Hopper forward (wgmma, TMA); Unsupported where it cannot run
 };
 
+// Whether a backend runs on the GPU (and takes CUDA tensors).
+constexpr bool is_cuda(Backend backend) {
+  return backend == Backend::cuda || backend == Backend::cuda_sm80 || backend == Backend::cuda_sm90;
+}
+
 struct Options {
   std::optional<double> scale;     // softmax scale; default 1/sqrt(head_dim)
   bool causal = false;             // bottom-right aligned: query i sees key j iff j <= i + Sk - Sq

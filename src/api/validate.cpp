@@ -254,9 +254,7 @@ Backend resolve_backend(const Options& options, const TensorView& q) {
 }
 
 void check_backend_dtype(Backend backend, const TensorView& q) {
-  const bool cuda =
-      backend == Backend::cuda || backend == Backend::cuda_sm80 || backend == Backend::cuda_sm90;
-  if (cuda && q.dtype != DType::float16 && q.dtype != DType::bfloat16) {
+  if (is_cuda(backend) && q.dtype != DType::float16 && q.dtype != DType::bfloat16) {
     fail("q", "CUDA tensors must be float16 or bfloat16, got " + std::string(dtype_name(q.dtype)));
   }
 }

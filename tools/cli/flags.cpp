@@ -63,7 +63,8 @@ DeviceChoice parse_device(std::string_view flag, std::string_view text) {
   if (text == "auto") return DeviceChoice::automatic;
   if (text == "cpu") return DeviceChoice::cpu;
   if (text == "cuda") return DeviceChoice::cuda;
-  fail(flag, "expected cpu, cuda or auto, got " + quoted(text));
+  if (text == "cuda-sm80") return DeviceChoice::cuda_sm80;
+  fail(flag, "expected cpu, cuda, cuda-sm80 or auto, got " + quoted(text));
 }
 
 // What the parser accumulates: the config plus which defaults depend on other flags.
@@ -136,8 +137,9 @@ constexpr std::array kFlags{
     Flag{"--deterministic", "", "bitwise-reproducible backward (no float atomics in varying order)",
          [](ParseState& s, std::string_view, std::string_view) { s.config.deterministic = true; }},
     Flag{"--device", "DEV",
-         "cpu | cuda | auto (default auto). auto = cuda when this build has CUDA\n"
-         "kernels, a GPU is visible and --dtype is 16-bit; cpu otherwise",
+         "cpu | cuda | cuda-sm80 | auto (default auto). auto = cuda when this build\n"
+         "has CUDA kernels, a GPU is visible and --dtype is 16-bit; cpu otherwise.\n"
+         "cuda-sm80 forces the mma.sync kernels (on Hopper too, to compare the paths)",
          [](ParseState& s, std::string_view f, std::string_view v) {
            s.config.device = parse_device(f, v);
          }},
@@ -266,6 +268,8 @@ std::string_view device_choice_name(DeviceChoice device) {
       return "cpu";
     case DeviceChoice::cuda:
       return "cuda";
+    case DeviceChoice::cuda_sm80:
+      return "cuda-sm80";
   }
   return "auto";
 }

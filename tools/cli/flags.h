@@ -18,7 +18,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class DeviceChoice { automatic, cpu, cuda };
+enum class DeviceChoice { automatic, cpu, cuda, cuda_sm80 };
 
 struct RunConfig {
   std::int64_t batch = 2;

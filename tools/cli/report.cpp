@@ -24,7 +24,7 @@ std::string padded(std::string_view text, std::size_t width) {
 }
 
 bool on_gpu(const RunSummary& summary) {
-  return summary.backend == Backend::cuda;
+  return is_cuda(summary.backend);
 }
 
 // Threads the CPU operator used (the library resolves 0 to every hardware thread).
@@ -198,7 +198,9 @@ void print_json(std::ostream& stream, const RunSummary& summary) {
   JsonObject root;
   root.text("build", build_info())
       .raw("config", config_json(summary.config))
-      .text("backend", on_gpu(summary) ? "cuda" : "cpu");
+      .text("backend", !on_gpu(summary)                        ? "cpu"
+                       : summary.backend == Backend::cuda_sm80 ? "cuda-sm80"
+                                                               : "cuda");
   if (!on_gpu(summary)) root.integer("cpu_threads", cpu_threads(summary.config));
   root.raw("timings", json_array(timings))
       .raw("check", check_json.str())

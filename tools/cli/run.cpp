@@ -58,25 +58,27 @@ Backend resolve_backend(const RunConfig& config) {
                  ? Backend::cuda
                  : Backend::cpu;
     case DeviceChoice::cuda:
+    case DeviceChoice::cuda_sm80:
       break;
   }
+  const std::string flag = "--device " + std::string(device_choice_name(config.device));
   if (cuda_build_info().empty()) {
-    throw UsageError(
-        "--device cuda: this build has no CUDA support (configured without nvcc, or with "
-        "FLASHATTN_ENABLE_CUDA=OFF); use --device cpu");
+    throw UsageError(flag +
+                     ": this build has no CUDA support (configured without nvcc, or with "
+                     "FLASHATTN_ENABLE_CUDA=OFF); use --device cpu");
   }
   if (!cuda_kernels_compiled()) {
-    throw UsageError("--device cuda: this build contains no CUDA attention kernels yet (" +
-                     build_info() + "); use --device cpu");
+    throw UsageError(flag + ": this build contains no CUDA attention kernels yet (" + build_info() +
+                     "); use --device cpu");
   }
   if (cuda_device_count() == 0) {
-    throw UsageError("--device cuda: no CUDA device is visible; use --device cpu");
+    throw UsageError(flag + ": no CUDA device is visible; use --device cpu");
   }
   if (!is_16_bit(config.dtype)) {
-    throw UsageError("--device cuda: the CUDA kernels take float16 or bfloat16, got --dtype " +
+    throw UsageError(flag + ": the CUDA kernels take float16 or bfloat16, got --dtype " +
                      std::string(dtype_name(config.dtype)) + " (float32 runs with --device cpu)");
   }
-  return Backend::cuda;
+  return config.device == DeviceChoice::cuda_sm80 ? Backend::cuda_sm80 : Backend::cuda;
 }
 
 Options operator_options(const RunConfig& config, Backend backend) {
@@ -116,7 +118,7 @@ RunData make_inputs(const RunConfig& config) {
 }
 
 std::vector<Timing> execute(const RunConfig& config, const Options& options, RunData& data) {
-  Placement placement(options.backend == Backend::cuda);
+  Placement placement(is_cuda(options.backend));
   const TensorView q = placement.place(data.q), k = placement.place(data.k),
                    v = placement.place(data.v), out = placement.place(data.out),
                    lse = placement.place(data.lse);
