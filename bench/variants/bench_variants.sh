@@ -14,8 +14,8 @@
 # machine session instead of rebuilding it), ANCHOR (the impl the ratios divide by; default
 # sdpa-flash), OURS (the impl divided by it; default flashattn, e.g. flashattn-sm80 to rate the
 # sm80 path on Hopper), DTYPES (default bf16; e.g. bf16,fp16), CAUSAL (both, yes or no; default both), BENCH_TIMEOUT (seconds per variant's
-# benchmark, default 400; a variant whose tests time out is not benchmarked). Keep OUT's file
-# count small for `run` (tar the results): it returns a limited number of files.
+# benchmark, default 400; a variant whose tests time out is not benchmarked), PACK=1 (leave one
+# archive, OUT/variants.tgz, instead of the folder: the device tool returns at most 8 files).
 # Backward example:  DIRS=bwd SEQLENS=1024,4096,16384 bash bench/variants/bench_variants.sh
 set -euo pipefail
 
@@ -212,4 +212,11 @@ for name in shown:
     if values:
         print(f"{label[name]:>8}: min {min(values):.3f}, mean {sum(values) / len(values):.3f}")
 EOF
-echo "== total $((SECONDS - start)) s; JSON, tables and logs in $out"
+if [[ ${PACK:-0} == 1 ]]; then
+  # The device tool returns at most 8 files: one archive carries every variant's JSON, table,
+  # plot and logs.
+  tar -czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && rm -rf "$out"
+  echo "== total $((SECONDS - start)) s; JSON, tables and logs in $out.tgz"
+else
+  echo "== total $((SECONDS - start)) s; JSON, tables and logs in $out"
+fi
