@@ -30,18 +30,25 @@ def _unit_last_stride(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.stride(-1) == 1 else tensor.contiguous()
 
 
+def forward_raw(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, backend: str = "auto",
+                **options) -> tuple[torch.Tensor, torch.Tensor]:
+    """out, lse from the kernels directly (no autograd): `backend` names a path ("cuda_sm80"
+    forces the mma.sync kernels on Hopper), `options` are `_C.forward`'s (scale, causal,
+    window_left, window_right, softcap)."""
+    batch, seqlen_q, heads_q, _ = q.shape
+    out = q.new_empty((batch, seqlen_q, heads_q, v.shape[-1]))
+    lse = q.new_empty((batch, heads_q, seqlen_q), dtype=_lse_dtype(q))
+    _C.forward(q, k, v, out, lse, backend=backend, stream=_stream(q), **options)
+    return out, lse
+
+
 @torch.library.custom_op("flashattn::forward", mutates_args=())
 def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, causal: bool,
                window_left: int, window_right: int, softcap: float, deterministic: bool
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """out, lse; `deterministic` is only kept for the backward."""
-    batch, seqlen_q, heads_q, _ = q.shape
-    out = q.new_empty((batch, seqlen_q, heads_q, v.shape[-1]))
-    lse = q.new_empty((batch, heads_q, seqlen_q), dtype=_lse_dtype(q))
-    _C.forward(q.detach(), k.detach(), v.detach(), out, lse, scale=scale, causal=causal,
-               window_left=window_left, window_right=window_right, softcap=softcap,
-               stream=_stream(q))
-    return out, lse
+    return forward_raw(q.detach(), k.detach(), v.detach(), scale=scale, causal=causal,
+                       window_left=window_left, window_right=window_right, softcap=softcap)
 
 
 @forward_op.register_fake

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import flashattn
+from flashattn.ops import forward_raw
 from gpu_cases import make_qkv, random_case
 from reference import assert_within_tolerance, reference_attention, visibility_mask
 
@@ -56,14 +57,9 @@ def test_forward_matches_reference(seed):
 
 
 def run_sm80_path(case, q, k, v):
-    from flashattn import _C
-
-    out = torch.empty_like(q)
-    lse = q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
-    _C.forward(q, k, v, out, lse, causal=case["causal"], window_left=case["window"][0],
-               window_right=case["window"][1], softcap=case["softcap"], backend="cuda_sm80",
-               stream=torch.cuda.current_stream().cuda_stream)
-    return out, lse
+    return forward_raw(q, k, v, backend="cuda_sm80", causal=case["causal"],
+                       window_left=case["window"][0], window_right=case["window"][1],
+                       softcap=case["softcap"])
 
 
 # On Hopper the automatic choice runs the sm90 kernels for most head dims; the sm80 ones (its
