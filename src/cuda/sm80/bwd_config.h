@@ -94,7 +94,7 @@ struct BackwardConfig;
 template <>
 struct BackwardConfig<32> : BackwardTiles<32, 64, 128, 8, 2, 2, 4, 4> {};
 template <>
-struct BackwardConfig<64> : BackwardTiles<64, 128, 128, 8, 2, 2, 4, 4> {};
+struct BackwardConfig<64> : BackwardTiles<64, 128, 128, 8, 2, 4, 4, 4> {};
 template <>
 struct BackwardConfig<96> : BackwardTiles<96, 64, 128, 8, 2, 2, 4, 4> {};
 template <>
