@@ -60,7 +60,9 @@ run_sanitizer() {
     # The sm80 forward where the automatic choice takes the sm90 one (d256: P V split by columns).
     "--device cuda-sm80 --head-dim 256 --seqlen-q 150 --seqlen-k 333 --causal --kv-heads 1"
     "--device cuda-sm80 --head-dim 200 --seqlen-q 65 --seqlen-k 130 --softcap 30 --dtype float16"
-    "--device cuda-sm80 --head-dim 64 --seqlen-q 300 --seqlen-k 260 --window 40,7")
+    "--device cuda-sm80 --head-dim 64 --seqlen-q 300 --seqlen-k 260 --window 40,7"
+    # d160-d192 run the sm80 d192 kernel (P V split by row and column groups) on Hopper too.
+    "--head-dim 176 --seqlen-q 150 --seqlen-k 333 --causal --kv-heads 1")
   for tool in memcheck racecheck synccheck; do
     for problem in "${problems[@]}"; do
       # SANITIZE_FORWARD_ONLY=1: skip the backward problems (for a change to the forward alone).

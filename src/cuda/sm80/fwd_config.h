@@ -7,7 +7,7 @@
 namespace flashattn::sm80 {
 
 template <int HeadDim, int BlockM, int BlockN, int Warps, int MinBlocksPerSm = 1,
-          bool SplitValueColumns = false>
+          int ValueColumnGroups = 0>
 struct ForwardTiles {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;  // query rows per CTA
@@ -23,27 +23,34 @@ struct ForwardTiles {
   static constexpr int kDimTiles = HeadDim / 8;        // n8 output tiles per row tile
   using QueryTile = SwizzledTile<BlockM, HeadDim>;
   using KeyValueTile = SwizzledTile<BlockN, HeadDim>;
-  // P V split by O's columns instead of its rows: each warp adds P (all BlockM rows, through a
-  // shared tile) times its HeadDim / Warps columns of V, so V is read once per CTA step instead
-  // of once per warp. At d256's 16 rows per warp that is 288 -> 224 KB of ldmatrix reads (and
-  // 8 KB of P stores) per step. The row rescale factors and final sums go through shared memory
-  // too.
-  static constexpr bool kSplitValueColumns = SplitValueColumns;
+  // P V split by O's columns (ValueColumnGroups > 0) instead of its rows: warp w adds the rows
+  // of its row group w / ValueColumnGroups (of Warps / ValueColumnGroups; through a shared P
+  // tile) times its HeadDim / ValueColumnGroups columns w % ValueColumnGroups of V, so V is read
+  // once per row group and CTA step instead of once per warp. At d256's 16 rows per warp (four
+  // groups of 64 columns, all 64 rows each) that is 288 -> 224 KB of ldmatrix reads (and 8 KB
+  // of P stores) per step. The row rescale factors and final sums go through shared memory too.
+  static constexpr bool kSplitValueColumns = ValueColumnGroups > 0;
+  static constexpr int kValueColumnGroups = kSplitValueColumns ? ValueColumnGroups : 1;
+  static constexpr int kValueRowGroups = Warps / kValueColumnGroups;
   using ProbabilityTile = SwizzledTile<BlockM, BlockN>;
-  static constexpr int kColumnsPerWarp = HeadDim / Warps;
-  static constexpr int kOutputRowTiles = SplitValueColumns ? BlockM / 16 : kRowTiles;
-  static constexpr int kOutputDimTiles = SplitValueColumns ? kColumnsPerWarp / 8 : HeadDim / 8;
+  static constexpr int kColumnsPerWarp = HeadDim / kValueColumnGroups;
+  static constexpr int kValueRowsPerWarp = BlockM / kValueRowGroups;
+  static constexpr int kOutputRowTiles = kSplitValueColumns ? kValueRowsPerWarp / 16 : kRowTiles;
+  static constexpr int kOutputDimTiles = kSplitValueColumns ? kColumnsPerWarp / 8 : HeadDim / 8;
+  // Whether V's column groups may step by XOR over their n16 steps (FragmentRows).
+  static constexpr bool kValueXorSteps =
+      chunk_steps_fit(kColumnsPerWarp, kValueColumnGroups, kOutputDimTiles / 2);
   static constexpr int kSmemBytes =
       2 * (QueryTile::kElements + 2 * KeyValueTile::kElements) +
-      (SplitValueColumns ? 2 * ProbabilityTile::kElements + 2 * sizeof(float) * BlockM : 0);
+      (kSplitValueColumns ? 2 * ProbabilityTile::kElements + 2 * sizeof(float) * BlockM : 0);
   // The same tiles with P V split by rows, for GPUs whose blocks cannot have the split's shared
   // memory (sm86 / sm89: 99 KB).
-  using WithoutSplit = ForwardTiles<HeadDim, BlockM, BlockN, Warps, MinBlocksPerSm, false>;
+  using WithoutSplit = ForwardTiles<HeadDim, BlockM, BlockN, Warps, MinBlocksPerSm, 0>;
 
   static_assert(kRowsPerWarp % 16 == 0 && BlockN % 16 == 0 && HeadDim % 16 == 0);
-  static_assert(!SplitValueColumns || (kRowTiles == 1 && chunk_steps_fit(kColumnsPerWarp, Warps,
-                                                                         kOutputDimTiles / 2)),
-                "column-split warps own 16 score rows and step over V's columns by XOR");
+  static_assert(!kSplitValueColumns || (kRowTiles == 1 && Warps % kValueColumnGroups == 0 &&
+                                        kValueRowsPerWarp % 16 == 0 && kColumnsPerWarp % 16 == 0),
+                "column-split warps own 16 score rows; their O tiles are whole m16 x n16 tiles");
 };
 
 // Chosen per head dim (see docs/kernels_sm80.md for the measurements behind them).
@@ -58,8 +65,8 @@ struct ForwardConfig<96> : ForwardTiles<96, 128, 64, 4> {};
 template <>
 struct ForwardConfig<128> : ForwardTiles<128, 128, 64, 4> {};
 template <>
-struct ForwardConfig<192> : ForwardTiles<192, 128, 64, 8> {};
+struct ForwardConfig<192> : ForwardTiles<192, 128, 64, 8, 1, 4> {};
 template <>
-struct ForwardConfig<256> : ForwardTiles<256, 64, 64, 4, 1, true> {};
+struct ForwardConfig<256> : ForwardTiles<256, 64, 64, 4, 1, 4> {};
 
 }  // namespace flashattn::sm80

@@ -75,12 +75,21 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   float output[Config::kOutputRowTiles][Config::kOutputDimTiles][4] = {};
   OnlineSoftmax<Config::kRowTiles, Config::kKeyTiles, Config::kOutputDimTiles> softmax;
   softmax.reset();
-  const int warp_column = (threadIdx.x / 32) * Config::kColumnsPerWarp;
+  // kSplitValueColumns: this warp's O tile is rows value_row + [0, kValueRowsPerWarp) at
+  // columns warp_column + [0, kColumnsPerWarp); the owner of a row publishes its factor in
+  // row_factors, the others multiply their columns by it.
+  // (With one row group every warp is its own column group: no division.)
+  constexpr bool kOneRowGroup = Config::kValueRowGroups == 1;
+  const unsigned warp = threadIdx.x / 32;
+  const int warp_column =
+      (kOneRowGroup ? warp : warp % Config::kValueColumnGroups) * Config::kColumnsPerWarp;
+  const int value_row = kOneRowGroup ? 0
+                                     : static_cast<int>(warp / Config::kValueColumnGroups) *
+                                           Config::kValueRowsPerWarp;
   const int lane = threadIdx.x % 32;
-  // kSplitValueColumns: this thread's O rows are 16 t + lane / 4 + 8 h; the owner of a row
-  // publishes its factor in row_factors, the others multiply their columns by it.
   const auto scale_output_rows = [&](const float* factors) {
-    scale_rows(output, [&](int t, int h) { return factors[16 * t + lane / 4 + 8 * h]; });
+    scale_rows(output,
+               [&](int t, int h) { return factors[value_row + 16 * t + lane / 4 + 8 * h]; });
   };
   const auto publish_row_factors = [&](float* factors, const float(&factor)[1][2]) {
     if (lane % 4 == 0) {
@@ -117,8 +126,8 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
         ptx::cp_async_commit();
       }
       if (any_rescale) scale_output_rows(row_factors);
-      gemm<Config::kBlockN / 16, false, true, ProbabilityTile, KeyValueTile>(
-          p_tile, 0, 0, v_tile, 0, warp_column, output);
+      gemm<Config::kBlockN / 16, false, true, ProbabilityTile, KeyValueTile,
+           Config::kValueXorSteps>(p_tile, value_row, 0, v_tile, 0, warp_column, output);
     } else {
       ptx::cp_async_wait<0>();
       __syncthreads();                  // V(n) has landed and every warp is done with K(n)
@@ -139,7 +148,7 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     publish_row_factors(row_inverses, inverse);
     __syncthreads();
     scale_output_rows(row_inverses);
-    store_fragments<QueryTile>(q_tile, 0, warp_column, output);
+    store_fragments<QueryTile>(q_tile, value_row, warp_column, output);
   } else {
     finish_rows(softmax, params, block, warp_row, output);
     store_fragments<QueryTile>(q_tile, warp_row, 0, output);
