@@ -1,8 +1,8 @@
 // The sm80 forward kernel: one CTA per (query block, head, batch). Q, K, V tiles are staged in
 // swizzled shared memory by cp.async; S = Q K^T and O += P V run on mma.sync m16n8k16 with P
-// kept in registers (at d256 shared by the warps through shared memory, kSplitValueColumns); an
-// online softmax carries O across key blocks, walked from the last to the first so the masked
-// (boundary) blocks come first.
+// kept in registers (at d192 and d256 shared by the warps through shared memory,
+// kSplitValueColumns); an online softmax carries O across key blocks, walked from the last to
+// the first so the masked (boundary) blocks come first.
 #pragma once
 
 #include <cuda_bf16.h>
