@@ -27,6 +27,12 @@ bool on_gpu(const RunSummary& summary) {
   return is_cuda(summary.backend);
 }
 
+// The report's name for where the run went, spelled as --device takes it.
+std::string_view device_label(const RunSummary& summary) {
+  if (!on_gpu(summary)) return "cpu";
+  return summary.backend == Backend::cuda_sm80 ? "cuda-sm80" : "cuda";
+}
+
 // Threads the CPU operator used (the library resolves 0 to every hardware thread).
 unsigned cpu_threads(const RunConfig& config) {
   return config.threads > 0 ? static_cast<unsigned>(config.threads)
@@ -198,9 +204,7 @@ void print_json(std::ostream& stream, const RunSummary& summary) {
   JsonObject root;
   root.text("build", build_info())
       .raw("config", config_json(summary.config))
-      .text("backend", !on_gpu(summary)                        ? "cpu"
-                       : summary.backend == Backend::cuda_sm80 ? "cuda-sm80"
-                                                               : "cuda");
+      .text("backend", device_label(summary));
   if (!on_gpu(summary)) root.integer("cpu_threads", cpu_threads(summary.config));
   root.raw("timings", json_array(timings))
       .raw("check", check_json.str())

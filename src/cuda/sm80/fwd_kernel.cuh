@@ -78,7 +78,8 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
   // kSplitValueColumns: this warp's O tile is rows value_row + [0, kValueRowsPerWarp) at
   // columns warp_column + [0, kColumnsPerWarp); the owner of a row publishes its factor in
   // row_factors, the others multiply their columns by it.
-  // (With one row group every warp is its own column group: no division.)
+  // With one row group every warp is its own column group: the warp index taken as it is, not
+  // modulo the groups (that mask rode into d256's key loop: 8 more instructions per block).
   constexpr bool kOneRowGroup = Config::kValueRowGroups == 1;
   const unsigned warp = threadIdx.x / 32;
   const int warp_column =
