@@ -47,6 +47,7 @@ run_sanitizer() {
     "--head-dim 128 --seqlen-q 129 --seqlen-k 77 --kv-heads 1 --window 20,5"
     "--head-dim 256 --seqlen-q 65 --seqlen-k 300 --softcap 30 --dtype float16"
     "--head-dim 128 --seqlen-q 250 --seqlen-k 333 --softcap 30"
+    "--head-dim 64 --seqlen-q 300 --seqlen-k 200 --softcap 20 --kv-heads 2"
     "--head-dim 40 --seqlen-q 100 --seqlen-k 100"
     "--head-dim 64 --seqlen-q 200 --seqlen-k 333 --causal --kv-heads 1 --backward"
     "--head-dim 128 --seqlen-q 129 --seqlen-k 300 --window 20,5 --softcap 30 --backward"

@@ -142,6 +142,22 @@ def test_persistent_grid_without_a_band(head_dim):
     assert_within_tolerance(out, exact, naive, 2.0, f"1100 x 900 without a mask, d{head_dim}")
 
 
+# Each kernel run_forward picks on Hopper at d64 and d128: with and without a band, with and
+# without softcap (only the Softcap kernels compile its tanh in; 768 queries keep d128 without a
+# band on its 192-row kernel).
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("softcap", [0.0, 20.0])
+def test_every_kernel_choice_of_band_and_softcap(head_dim, causal, softcap):
+    case = dict(batch=2, heads_kv=2, heads_q=8, head_dim=head_dim, dtype=torch.bfloat16,
+                seqlen_q=768, seqlen_k=700, causal=causal, window=(-1, -1), softcap=softcap,
+                layout="contiguous")
+    generator = torch.Generator(device="cuda").manual_seed(head_dim + int(causal) + int(softcap))
+    q, k, v = make_qkv(case, generator)
+    out, lse = flashattn.attention(q, k, v, return_lse=True, causal=causal, softcap=softcap)
+    check_against_reference(case, q, k, v, out, lse)
+
+
 def test_repeated_runs_are_bitwise_identical():
     q, k, v = (torch.randn(3, 777, 8, 128, device="cuda", dtype=torch.float16) for _ in range(3))
     first = flashattn.attention(q, k, v, causal=True)

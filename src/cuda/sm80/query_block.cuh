@@ -85,8 +85,9 @@ struct ForwardBlock {
 // the LSE) folds it into its exp2 FFMA, so the plain path costs nothing here. Each option is a
 // uniform branch around its own loop, and the mask's 64-bit window arithmetic runs once per
 // row, not per score. Banded = false: the caller runs only problems without a causal or window
-// mask, so only the sequence's end is masked.
-template <int RowTiles, int KeyTiles, bool Banded = true>
+// mask, so only the sequence's end is masked. Softcap = false: the caller runs only problems
+// without a softcap, so its tanh loop stays out of the caller's key-block loop.
+template <int RowTiles, int KeyTiles, bool Banded = true, bool Softcap = true>
 __device__ __forceinline__ float transform_scores(const ForwardParams& params,
                                                   std::int64_t first_row, std::int64_t first_key,
                                                   bool masked,
@@ -95,7 +96,7 @@ __device__ __forceinline__ float transform_scores(const ForwardParams& params,
   constexpr int kColumns = 8 * KeyTiles;
   float* flat = &scores[0][0][0];
   float score_scale = params.scale_log2;
-  if (params.softcap > 0.0f) {
+  if (Softcap && params.softcap > 0.0f) {
 #pragma unroll
     for (int i = 0; i < kScores; ++i) {
       flat[i] = params.softcap_log2 * tanhf(flat[i] * params.softcap_input_scale);

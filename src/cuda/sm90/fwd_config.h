@@ -6,12 +6,16 @@ namespace flashattn::sm90 {
 
 // Banded: the kernel may see a causal or sliding-window mask (each row a band of keys). Only
 // d128 has a kernel apart for problems without one (Banded = false, see kConsumers); it masks
-// only the sequence's end.
-template <int HeadDim, bool Banded = true>
+// only the sequence's end. Softcap: the kernel may see a softcap; without it the tanh loop (1094
+// of the 1899 instructions of d128's band-free key-block loop) is not compiled in. Softcap runs on
+// the Softcap = true kernel of its head dim; d64 and d128 have one apart for problems without.
+template <int HeadDim, bool Banded = true, bool Softcap = true>
 struct ForwardConfig {
   static_assert(Banded || HeadDim == 128, "only d128 has a band-free kernel");
+  static_assert(Softcap || HeadDim <= 128, "d256 keeps one kernel: its loop lost nothing to it");
   static constexpr int kHeadDim = HeadDim;
   static constexpr bool kBanded = Banded;
+  static constexpr bool kSoftcap = Softcap;
   // d64's GEMMs are short next to its softmax: a third consumer keeps the tensor cores fed. Its
   // registers (O 32 + S 64 + P 32 at 128 keys) fit the 160 that three consumers can get; 192
   // keys (S 96, P 48) would not, so kBlockN stays 128. d128 without a band runs on three

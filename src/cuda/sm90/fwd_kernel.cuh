@@ -192,7 +192,7 @@ __device__ __forceinline__ void consume_tile(const ForwardParams& params, const 
     ptx::wgmma_fence_operands(scores_flat);
     // The row is derived again each step: with three consumers (160 registers) a copy kept
     // across the loop for the masked blocks alone would be spilled.
-    return sm80::transform_scores<1, kKeyTiles, Config::kBanded>(
+    return sm80::transform_scores<1, kKeyTiles, Config::kBanded, Config::kSoftcap>(
         params, block.first_row + first_warp_row(ptx::thread_index_x()),
         static_cast<std::int64_t>(n) * Config::kBlockN, block.needs_mask(n), scores);
   };

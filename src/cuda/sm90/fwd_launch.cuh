@@ -61,6 +61,8 @@ std::string launch_forward(const ForwardParams& params, const ForwardProblem& pr
 template <int HeadDim>
 std::string run_forward(const ForwardParams& params, const ForwardProblem& problem,
                         cudaStream_t stream) {
+  // Softcap runs on the kernel that compiles its tanh loop in; the rest skip it (ForwardConfig).
+  const bool softcap = params.softcap > 0.0f;
   if constexpr (HeadDim == 128) {
     // The band-free kernel's 192-row tiles leave rows of a block idle where the sequence is not
     // a multiple of 192: where that is a sixteenth of it more than 128-row tiles leave (S = 1k:
@@ -69,9 +71,14 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
     const auto idle_rows = [&](int block) {
       return (params.seqlen_q + block - 1) / block * block - params.seqlen_q;
     };
-    if (!params.window.banded() && 16 * (idle_rows(192) - idle_rows(128)) < params.seqlen_q) {
-      return launch_forward<ForwardConfig<HeadDim, false>>(params, problem, stream);
+    if (!params.window.banded() && !softcap &&
+        16 * (idle_rows(192) - idle_rows(128)) < params.seqlen_q) {
+      return launch_forward<ForwardConfig<HeadDim, false, false>>(params, problem, stream);
     }
+  }
+  if constexpr (HeadDim == 64) {
+    if (!softcap)
+      return launch_forward<ForwardConfig<HeadDim, true, false>>(params, problem, stream);
   }
   return launch_forward<ForwardConfig<HeadDim>>(params, problem, stream);
 }
