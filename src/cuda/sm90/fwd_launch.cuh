@@ -68,12 +68,14 @@ std::string run_forward(const ForwardParams& params, const ForwardProblem& probl
     // a multiple of 192: where that is a sixteenth of it more than 128-row tiles leave (S = 1k:
     // 12.5%), the two-consumer kernel is the faster (at 1k by 4.1%; at 2k the three-consumer one by
     // 3.6%).
+    using BandFree = ForwardConfig<HeadDim, false, false>;
     const auto idle_rows = [&](int block) {
       return (params.seqlen_q + block - 1) / block * block - params.seqlen_q;
     };
     if (!params.window.banded() && !softcap &&
-        16 * (idle_rows(192) - idle_rows(128)) < params.seqlen_q) {
-      return launch_forward<ForwardConfig<HeadDim, false, false>>(params, problem, stream);
+        16 * (idle_rows(BandFree::kBlockM) - idle_rows(ForwardConfig<HeadDim>::kBlockM)) <
+            params.seqlen_q) {
+      return launch_forward<BandFree>(params, problem, stream);
     }
   }
   if constexpr (HeadDim == 64) {
