@@ -186,8 +186,9 @@ __device__ __forceinline__ void load_query_block(const BackwardParams& params,
 // fragment is formed and stored between the k steps of dP = dO Vᵀ, so the exp2 and stores issue
 // among that GEMM's MMAs instead of in a stretch of their own before the barrier (P takes the
 // scores' registers: nothing more is live across the GEMM). Under softcap dS also needs the
-// capped scores, so P is formed after the GEMM, from them, with dS.
-template <typename Config, typename Element>
+// capped scores, so P is formed after the GEMM, from them, with dS. Softcap: the problem has one
+// (the kernel compiles one path only).
+template <typename Config, bool Softcap, typename Element>
 __device__ __forceinline__ void compute_probabilities_and_score_grad(
     const BackwardParams& params, const BackwardBlock& block,
     const BackwardSmem<Config, Element>& smem, const QueryStep<Config>& step,
@@ -201,8 +202,9 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
   float p[kRowTiles][kKeyTiles][4] = {};
   gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.query(step.stage), warp.sdp_row, 0,
                                                        smem.key, warp.sdp_key, 0, p);
-  const float score_scale = transform_scores(params, step.first_row() + warp.sdp_row,
-                                             block.first_key + warp.sdp_key, step.masked(block), p);
+  const float score_scale = transform_scores<kRowTiles, kKeyTiles, true, Softcap>(
+      params, step.first_row() + warp.sdp_row, block.first_key + warp.sdp_key, step.masked(block),
+      p);
   const int lane = threadIdx.x % 32;
   float lse_log2[kRowTiles][2], delta[kRowTiles][2];
 #pragma unroll
@@ -215,7 +217,7 @@ __device__ __forceinline__ void compute_probabilities_and_score_grad(
     }
   }
   float dp[kRowTiles][kKeyTiles][4] = {};
-  if (params.softcap > 0.0f) {
+  if constexpr (Softcap) {
     gemm<kKSteps, false, false, QueryTile, KeyValueTile>(smem.dout(step.stage), warp.sdp_row, 0,
                                                          smem.value, warp.sdp_key, 0, dp);
     probabilities_and_score_grad(params, score_scale, lse_log2, delta, p, dp);
@@ -313,7 +315,8 @@ __device__ __forceinline__ void reduce_staged_query_grad(const BackwardParams& p
   }
 }
 
-template <typename Config, typename Element>
+// Softcap: whether the problem has one (run_backward takes the matching kernel).
+template <typename Config, typename Element, bool Softcap>
 __global__ void __launch_bounds__(Config::kThreads, 1)
     backward_kernel(const BackwardParams params) {
   using QueryTile = typename Config::QueryTile;
@@ -355,7 +358,7 @@ __global__ void __launch_bounds__(Config::kThreads, 1)
     __syncthreads();
     if (stages_dq && index > 0) reduce_staged_query_grad<Config>(params, block, smem, staged_step);
     if constexpr (Config::kQueryStages == 2) load_next();
-    compute_probabilities_and_score_grad<Config>(params, block, smem, step, warp);
+    compute_probabilities_and_score_grad<Config, Softcap>(params, block, smem, step, warp);
     if (stages_dq) ptx::bulk_wait_group_read();  // the staging tile is free after this barrier
     __syncthreads();                             // P and dS complete
     constexpr int kKSteps = Config::kBlockM / 16;

@@ -18,11 +18,9 @@ inline unsigned pointwise_blocks(long long threads) {
 
 // Whether the main kernel, as the device runs it, stages dQ (kStagesDq in bwd_kernel.cuh): its
 // code came from sm_90+ PTX. Decides the shared memory its launch needs.
-template <typename Config, typename Element>
-bool stages_dq_on_device() {
+inline bool stages_dq_on_device(void (*kernel)(BackwardParams)) {
   cudaFuncAttributes attributes{};
-  check_cuda(cudaFuncGetAttributes(&attributes, backward_kernel<Config, Element>),
-             "cudaFuncGetAttributes");
+  check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
   return attributes.ptxVersion >= 90;
 }
 
@@ -36,10 +34,11 @@ void run_backward(const BackwardParams& params, DType dtype, cudaStream_t stream
     launch_kernel(backward_preprocess_kernel<Element>, pointwise_blocks(rows * kLanesPerRow),
                   kPointwiseThreads, 0, stream, "backward preprocess launch", params);
     const long long key_blocks = (params.seqlen_k + Config::kBlockN - 1) / Config::kBlockN;
-    launch_kernel(backward_kernel<Config, Element>,
-                  flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
-                  Config::kThreads, Config::smem_bytes(stages_dq_on_device<Config, Element>()),
-                  stream, "backward kernel launch", params);
+    const auto kernel = params.softcap > 0.0f ? backward_kernel<Config, Element, true>
+                                              : backward_kernel<Config, Element, false>;
+    launch_kernel(kernel, flat_grid(key_blocks, params.batch, params.heads_kv, "k", "key blocks"),
+                  Config::kThreads, Config::smem_bytes(stages_dq_on_device(kernel)), stream,
+                  "backward kernel launch", params);
     if (params.deterministic) {
       const long long row_blocks = (params.seqlen_q + DqConfig::kBlockM - 1) / DqConfig::kBlockM;
       launch_kernel(backward_dq_kernel<DqConfig, Element>,

@@ -21,7 +21,9 @@
 
 namespace flashattn::sm80 {
 
-template <typename Config, typename Element>
+// Softcap: whether the kernel compiles softcap's tanh loop in (launch_forward takes the kernel
+// the problem needs; without it the key-block loop is half as long).
+template <typename Config, typename Element, bool Softcap>
 __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
     forward_kernel(const ForwardParams params) {
   using QueryTile = typename Config::QueryTile;
@@ -108,9 +110,9 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocksPerSm)
 
     float scores[Config::kRowTiles][Config::kKeyTiles][4] = {};
     gemm_abt<Config::kHeadDim / 16, QueryTile, KeyValueTile>(q_tile, warp_row, k_tile, 0, scores);
-    const float score_scale = transform_scores(params, block.first_row + warp_row,
-                                               static_cast<std::int64_t>(n) * Config::kBlockN,
-                                               block.needs_mask(n), scores);
+    const float score_scale = transform_scores<Config::kRowTiles, Config::kKeyTiles, true, Softcap>(
+        params, block.first_row + warp_row, static_cast<std::int64_t>(n) * Config::kBlockN,
+        block.needs_mask(n), scores);
     if constexpr (Config::kSplitValueColumns) {
       // The rows' softmax before the barrier, P and the rescale factors out to the other warps
       // (the previous step's readers are past the top barrier); after it every warp adds P V

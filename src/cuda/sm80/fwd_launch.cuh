@@ -12,7 +12,8 @@ template <typename Config>
 void launch_forward(const ForwardParams& params, DType dtype, cudaStream_t stream) {
   with_16bit_element(dtype, [&]<typename Element>() {
     const long long row_blocks = (params.seqlen_q + Config::kBlockM - 1) / Config::kBlockM;
-    launch_kernel(forward_kernel<Config, Element>,
+    launch_kernel(params.softcap > 0.0f ? forward_kernel<Config, Element, true>
+                                        : forward_kernel<Config, Element, false>,
                   flat_grid(row_blocks, params.batch, params.heads_q, "q", "query blocks"),
                   Config::kThreads, Config::kSmemBytes, stream, "forward kernel launch", params);
   });
