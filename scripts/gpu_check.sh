@@ -86,6 +86,8 @@ run_sass() {
     done
     echo
   done
+  # Each kernel's main loop: its instructions and any local-memory traffic inside it.
+  python "$repo_root/scripts/sass_loops.py" "$build"/CMakeFiles/flashattn_cuda.dir/generated/cuda/*.o
 }
 
 # BENCH_ARGS narrows the grid, e.g. "--dirs fwd --head-dims 128".
