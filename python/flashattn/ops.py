@@ -83,11 +83,15 @@ def _setup_context(ctx, inputs, output):
     out, lse = output
     ctx.save_for_backward(q, k, v, out, lse)
     ctx.options = options
-    # Like flash-attn, the LSE is an auxiliary output: no gradient flows through it.
+    # Like flash-attn, the LSE is an auxiliary output: no gradient flows through it. Unmaterialized
+    # gradients spare a zero-filled LSE gradient per backward (autograd passes None instead).
     ctx.mark_non_differentiable(lse)
+    ctx.set_materialize_grads(False)
 
 
 def _backward(ctx, dout, _dlse):
+    if dout is None:  # the output took no part in the loss
+        return None, None, None, None, None, None, None, None, None
     q, k, v, out, lse = ctx.saved_tensors
     dq, dk, dv = backward_op(dout, q, k, v, out, lse, *ctx.options)
     return dq, dk, dv, None, None, None, None, None, None

@@ -12,12 +12,14 @@
 
 namespace flashattn::sm80 {
 
-// Row `row` of head `head` in batch `batch` of a [B, S, H, D] tensor (64-bit offsets).
+// Row `row` of head `head` in batch `batch` of a [B, S, H, D] tensor (64-bit offsets). Batch
+// and head are never negative: widened as unsigned they need no sign word (a register the
+// forward's key loop at d64 spilled).
 template <typename Element>
 __device__ __forceinline__ const Element* row_pointer(const void* base, const RowStrides& strides,
                                                       int batch, std::int64_t row, int head) {
-  return static_cast<const Element*>(base) + batch * strides.batch + row * strides.row +
-         head * strides.head;
+  return static_cast<const Element*>(base) + static_cast<std::uint32_t>(batch) * strides.batch +
+         row * strides.row + static_cast<std::uint32_t>(head) * strides.head;
 }
 
 // Issues cp.async for rows [0, valid_rows) of a tile whose row r starts at base + r * row_stride.
