@@ -1,7 +1,8 @@
-"""The main loop of every kernel in CUDA objects, from their SASS: per function, the body of the
-backward branch holding the most tensor-core instructions (HMMA or HGMMA; of equal ones the
-shortest), with its instruction count and its local-memory traffic (LDL / STL) against the
-whole function's. In a persistent kernel that is the tile loop around the key-block loop.
+"""The main loop of every kernel in CUDA objects, from their SASS: per function, of the loops
+(backward branches) with tensor-core instructions (HMMA or HGMMA) and no such loop inside them,
+the one with the most, with its instruction count and its local-memory traffic (LDL / STL)
+against the whole function's. In a persistent kernel that is the key-block loop, not the tile
+loop around it.
 Usage: python scripts/sass_loops.py OBJECT... (needs cuobjdump on PATH)."""
 
 import re
@@ -30,19 +31,24 @@ def functions(sass):
 
 
 def main_loop(body):
-    """The loop body (lines) with the most MMAs; the shorter one on a tie."""
-    best = []
-    best_mmas = 0
+    """The innermost loop body (lines) with the most MMAs: ([], 0) when no loop has one."""
+    loops = []  # (start, end, lines, MMAs) of every loop with MMAs
     for address, line in body:
         branch = BACKWARD_BRANCH.search(line.split("*/", 1)[1])
         if not branch or int(branch.group(1), 16) >= address:
             continue
         start = int(branch.group(1), 16)
-        loop = [text for at, text in body if start <= at <= address]
-        mmas = sum(1 for text in loop if MMA.search(text))
-        if mmas > best_mmas or (mmas == best_mmas and mmas and len(loop) < len(best)):
-            best, best_mmas = loop, mmas
-    return best, best_mmas
+        lines = [text for at, text in body if start <= at <= address]
+        mmas = sum(1 for text in lines if MMA.search(text))
+        if mmas:
+            loops.append((start, address, lines, mmas))
+    innermost = [loop for loop in loops
+                 if not any(other is not loop and loop[0] <= other[0] and other[1] <= loop[1]
+                            for other in loops)]
+    if not innermost:
+        return [], 0
+    _, _, lines, mmas = max(innermost, key=lambda loop: loop[3])
+    return lines, mmas
 
 
 def count(lines, name):
