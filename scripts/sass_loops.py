@@ -25,8 +25,7 @@ def functions(sass):
     """(name, [(address, line)]) per function of cuobjdump's output."""
     for chunk in sass.split("Function : ")[1:]:
         lines = chunk.splitlines()
-        body = [(int(m.group(1), 16), line) for line in lines[1:]
-                if (m := ADDRESS.search(line)) and "*/" in line]
+        body = [(int(m.group(1), 16), line) for line in lines[1:] if (m := ADDRESS.search(line))]
         yield lines[0].strip(), body
 
 

@@ -90,11 +90,12 @@ def _setup_context(ctx, inputs, output):
 
 
 def _backward(ctx, dout, _dlse):
+    no_option_grads = (None,) * len(ctx.options)  # scale, causal, window, softcap, ...
     if dout is None:  # the output took no part in the loss
-        return None, None, None, None, None, None, None, None, None
+        return (None, None, None) + no_option_grads
     q, k, v, out, lse = ctx.saved_tensors
     dq, dk, dv = backward_op(dout, q, k, v, out, lse, *ctx.options)
-    return dq, dk, dv, None, None, None, None, None, None
+    return (dq, dk, dv) + no_option_grads
 
 
 forward_op.register_autograd(_backward, setup_context=_setup_context)
